@@ -1,0 +1,4 @@
+//! Pure domain logic. Nothing in here imports `worker`: every decision is a function of explicit
+//! inputs (including `now`), tested natively on the host.
+
+pub mod money;

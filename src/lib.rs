@@ -1,0 +1,3 @@
+//! Paul P: the control plane of an autonomous prediction-market trading system.
+
+pub mod core;
