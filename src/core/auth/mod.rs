@@ -2,9 +2,14 @@
 
 mod error;
 mod json;
+mod jwt;
 mod tokens;
 
 pub use error::{AuthError, JwtPart, Misconfiguration};
+pub use jwt::{
+    AccessConfig, UnverifiedAccessToken, ALG_RS256, DEFAULT_LEEWAY_SECS, MAX_JWT_LEN,
+    MAX_LEEWAY_SECS,
+};
 pub use tokens::{parse_bearer, OperatorTokens, ADMIN_OPERATOR, MIN_TOKEN_LEN};
 
 use serde::Serialize;
