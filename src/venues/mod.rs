@@ -17,6 +17,8 @@ pub mod polymarket;
 mod json;
 mod rules;
 
+#[cfg(test)]
+mod fixture_tests;
 
 pub use rules::{rules_hash, RulesHash, RulesText, RULES_HASH_VERSION};
 
