@@ -240,7 +240,7 @@ pub(crate) fn parse_market(m: &Object<'_>) -> Result<KalshiMarket, RejectReason>
 }
 
 /// A price from its `*_dollars` string, else from the transitional integer cents.
-pub(crate) fn price(
+fn price(
     m: &Object<'_>,
     dollars_field: &'static str,
     cents_field: &'static str,

@@ -5,7 +5,10 @@
 //! - current: `{"orderbook_fp":{"yes_dollars":[["0.7800","45938.68"],…],"no_dollars":[…]}}`;
 //! - transitional (Jan 2026): `{"orderbook":{"yes":[[78,45938],…],"no":…,"yes_dollars":…,
 //!   "no_dollars":…}}`, where each side is taken from `*_dollars` when present, else from the
-//!   integer-cent list; counts there may be integers (whole contracts) or fixed-point strings.
+//!   integer-cent list.
+//!
+//! Counts in a dollar-priced level may be fixed-point strings or whole-contract integers (both
+//! are exact); in a cent-priced level they must be integers.
 //!
 //! A side that is absent or `null` is empty. A book with a malformed level, a non-positive size,
 //! prices that are not strictly ascending, or crossed sides (best YES bid + best NO bid > $1) is
