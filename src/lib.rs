@@ -1,3 +1,4 @@
 //! Paul P: the control plane of an autonomous prediction-market trading system.
 
 pub mod core;
+pub mod venues;
