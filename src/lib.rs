@@ -1,4 +1,70 @@
 //! Paul P: the control plane of an autonomous prediction-market trading system.
+//!
+//! This file holds entry points only; see `ARCHITECTURE` in the README for the layout:
+//! `core` (pure logic), `http` (router, auth, routes), `outbound` (the one fetch port),
+//! `obs` (logs).
 
+pub mod bindings;
+pub mod build_info;
+pub mod clock;
 pub mod core;
+pub mod http;
+pub mod ids;
+pub mod objects;
+pub mod obs;
+pub mod outbound;
 pub mod venues;
+pub mod webcrypto;
+
+use core::redact::Redactor;
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+
+/// Names of every secret the Worker may be given. Only the log redactor reads them all, and
+/// only to scrub their values from what it writes; each credential is otherwise read by the
+/// one module that uses it.
+pub const SECRET_NAMES: &[&str] = &[
+    "ADMIN_TOKEN",
+    "ADMIN_TOKENS",
+    "KALSHI_API_KEY",
+    "KALSHI_PRIVATE_KEY",
+    "ANTHROPIC_API_KEY",
+    "AUDIT_SIGNING_KEY",
+];
+
+/// A redactor that scrubs every configured secret value (and every operator token inside
+/// `ADMIN_TOKENS`) from log lines.
+pub fn secrets_redactor(env: &Env) -> Redactor {
+    let mut values = Vec::new();
+    for name in SECRET_NAMES {
+        if let Ok(v) = env.secret(name) {
+            let v = v.to_string();
+            if *name == "ADMIN_TOKENS" {
+                if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&v) {
+                    values.extend(map.values().filter_map(|t| t.as_str().map(String::from)));
+                }
+            }
+            values.push(v);
+        }
+    }
+    Redactor::new(values)
+}
+
+#[event(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    Ok(http::handle(req, env).await)
+}
+
+#[event(scheduled)]
+pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let log = obs::Logger::new(ids::random_hex(8), secrets_redactor(&env));
+    // No job is built yet for any cron; the README's "not built yet" list says which will be.
+    log.info(
+        "scheduled",
+        serde_json::json!({"cron": event.cron(), "jobs": []}),
+    );
+}

@@ -3,3 +3,5 @@
 
 pub mod auth;
 pub mod money;
+pub mod outbound;
+pub mod redact;

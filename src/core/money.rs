@@ -47,7 +47,10 @@ impl fmt::Display for MoneyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MoneyError::Malformed(v) => write!(f, "not a decimal number: {v:?}"),
-            MoneyError::TooPrecise { value, max_decimals } => {
+            MoneyError::TooPrecise {
+                value,
+                max_decimals,
+            } => {
                 write!(f, "{value:?} has more than {max_decimals} decimals")
             }
             MoneyError::Overflow(v) => write!(f, "{v:?} does not fit"),
@@ -296,7 +299,9 @@ mod tests {
             parse_decimal("0.52001", 4),
             Err(MoneyError::TooPrecise { .. })
         ));
-        for bad in ["", ".5", "5.", "1e3", "+1", " 1", "1 ", "0x10", "1.2.3", "-", "NaN"] {
+        for bad in [
+            "", ".5", "5.", "1e3", "+1", " 1", "1 ", "0x10", "1.2.3", "-", "NaN",
+        ] {
             assert!(
                 matches!(parse_decimal(bad, 4), Err(MoneyError::Malformed(_))),
                 "{bad:?} should be malformed"
@@ -320,7 +325,10 @@ mod tests {
             Err(MoneyError::OutOfRange(_))
         ));
         assert_eq!(Price::from_cents(52), Price::new(5200));
-        assert_eq!(Price::new(5200).unwrap().complement(), Price::new(4800).unwrap());
+        assert_eq!(
+            Price::new(5200).unwrap().complement(),
+            Price::new(4800).unwrap()
+        );
         assert_eq!(Price::new(5).unwrap().to_dollars_string(), "0.0005");
     }
 
@@ -338,7 +346,10 @@ mod tests {
         let p = |c| Price::from_cents(c).unwrap();
         let q = |n| Qty::contracts(n).unwrap();
         // 0.07 × 100 × 0.5 × 0.5 = 1.75 exactly.
-        assert_eq!(kalshi_taker_fee(p(50), q(100)), Usd::from_cents(175).unwrap());
+        assert_eq!(
+            kalshi_taker_fee(p(50), q(100)),
+            Usd::from_cents(175).unwrap()
+        );
         // 0.07 × 1 × 0.5 × 0.5 = 0.0175 → 0.02.
         assert_eq!(kalshi_taker_fee(p(50), q(1)), Usd::from_cents(2).unwrap());
         // 0.07 × 10 × 0.01 × 0.99 = 0.00693 → 0.01.

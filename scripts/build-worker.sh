@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The build command wrangler runs (wrangler.toml [build]). Builds the wasm Worker with
+# worker-build using only local tools, and skips the build when neither the inputs nor the
+# commit changed since the last successful build (wrangler dev runs this twice at start).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ]; then dirty=true; else dirty=false; fi
+inputs=$( { echo "$commit"; find src Cargo.toml Cargo.lock -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
+stamp=build/.paulp-inputs
+if [ -f build/index.js ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ]; then
+  exit 0
+fi
+
+export PAULP_GIT_COMMIT="$commit" PAULP_GIT_DIRTY="$dirty"
+export PAULP_BUILT_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+say "building the Worker (release wasm)"
+worker-build --release >&2
+echo "$inputs" > "$stamp"

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Starts the whole system locally, in the foreground until Ctrl-C:
+#   - the venue simulator on 127.0.0.1:${SIM_PORT:-8788} (skip with NO_SIM=1)
+#   - wrangler dev --test-scheduled on 127.0.0.1:${PORT:-8787}, local D1/R2/Durable Objects
+#     persisted in ${DEV_STATE_DIR:-.wrangler/state}, migrations of both D1 databases applied
+# Writes .dev.vars with fresh tokens when it is missing (an existing one is used as it is).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+PORT=${PORT:-8787}
+SIM_PORT=${SIM_PORT:-8788}
+DEV_STATE_DIR=${DEV_STATE_DIR:-.wrangler/state}
+BASE="http://127.0.0.1:$PORT"
+
+./scripts/setup.sh
+
+if [ ! -f .dev.vars ]; then
+  token() { head -c 32 /dev/urandom | base64 | tr -d '/+=' | head -c 43; }
+  admin=$(token) alice=$(token) bob=$(token)
+  sim="http://127.0.0.1:$SIM_PORT"
+  sed -e "s|^ADMIN_TOKENS=.*|ADMIN_TOKENS='{\"alice\":\"$alice\",\"bob\":\"$bob\"}'|" \
+      -e "s|^ADMIN_TOKEN=.*|ADMIN_TOKEN=$admin|" \
+      -e "s|http://127.0.0.1:8788|$sim|g" \
+      .dev.vars.example > .dev.vars
+  chmod 600 .dev.vars
+  say "wrote .dev.vars with fresh operator tokens (shown once; they stay in .dev.vars):"
+  printf '  admin: %s\n  alice: %s\n  bob:   %s\n' "$admin" "$alice" "$bob" >&2
+fi
+
+./scripts/build-worker.sh
+for db in DB DB_ANCHOR; do
+  CI=true wrangler d1 migrations apply "$db" --local --persist-to "$DEV_STATE_DIR" </dev/null >&2
+done
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+if [ "${NO_SIM:-0}" != 1 ]; then
+  cargo build -q -p paul-p-sim
+  setsid "$ROOT/target/debug/venue-sim" --port "$SIM_PORT" &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$SIM_PORT/__sim/health" 30 || { say "venue simulator did not start"; exit 1; }
+fi
+
+setsid wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$DEV_STATE_DIR" \
+  --test-scheduled --show-interactive-dev-session=false &
+pids+=($!)
+wait_http "$BASE/health" 120 || { say "wrangler dev did not start"; exit 1; }
+
+cat >&2 <<MSG
+
+Paul P is up at $BASE  (simulator: http://127.0.0.1:$SIM_PORT; state: $DEV_STATE_DIR)
+Try:
+  export ADMIN_TOKEN="\$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars)"
+  curl -s $BASE/health
+  curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/whoami
+  curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/status
+  curl -s "$BASE/__scheduled?cron=*/5+*+*+*+*"
+Ctrl-C stops everything.
+MSG
+wait -n "${pids[@]}"

@@ -1,0 +1,218 @@
+//! The HTTP front door: request ids, authentication of `/admin/*`, routing, body limits, the
+//! error envelope and one access-log line per request.
+
+pub mod auth;
+pub mod error;
+pub mod router;
+pub mod routes;
+
+use crate::core::auth::Identity;
+use crate::obs::Logger;
+use error::ApiError;
+use router::{is_admin_path, match_route, Body, RouteMatch};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use worker::{Env, Request, Response};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Everything a route handler gets.
+pub struct RequestCtx<'a> {
+    pub env: &'a Env,
+    pub log: &'a Logger,
+    /// Present on every admin route: who is acting.
+    pub identity: Option<Identity>,
+    pub params: Vec<(&'static str, String)>,
+    pub query: Vec<(String, String)>,
+    /// The parsed JSON body for routes that take one (`Value::Null` when absent).
+    pub body: Value,
+}
+
+impl RequestCtx<'_> {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Decodes the body into a typed request (types use `deny_unknown_fields`).
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_json::from_value(self.body.clone()).map_err(|e| error::from_body_error(&e))
+    }
+
+    /// The operator acting, for records. Admin handlers only run after authentication.
+    pub fn actor(&self) -> String {
+        self.identity
+            .as_ref()
+            .map(|i| i.operator().to_string())
+            .unwrap_or_else(|| "anonymous".to_string())
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json_response(status: u16, value: &Value) -> Result<Response, ApiError> {
+    Response::from_json(value)
+        .map(|r| r.with_status(status))
+        .map_err(|_| ApiError::internal())
+}
+
+fn error_response(err: &ApiError) -> Response {
+    let resp = Response::from_json(&err.body())
+        .unwrap_or_else(|_| Response::error("internal error", 500).expect("static response"));
+    let mut resp = resp.with_status(err.status);
+    if err.status == 405 {
+        if let Some(allowed) = err.details.get("allowed").and_then(|a| a.as_array()) {
+            let allow: Vec<&str> = allowed.iter().filter_map(|v| v.as_str()).collect();
+            let _ = resp.headers_mut().set("allow", &allow.join(", "));
+        }
+    }
+    if err.status == 401 {
+        let _ = resp.headers_mut().set("www-authenticate", "Bearer");
+    }
+    resp
+}
+
+fn content_type_is_json(req: &Request) -> bool {
+    req.headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .map(|ct| {
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            mime == "application/json"
+        })
+        .unwrap_or(false)
+}
+
+async fn read_body(req: &mut Request, kind: Body) -> Result<Value, ApiError> {
+    if kind == Body::None {
+        return Ok(Value::Null);
+    }
+    if let Some(len) = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        if len > MAX_BODY_BYTES {
+            return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+        }
+    }
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::invalid_json("unreadable body"))?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    if bytes.is_empty() {
+        return match kind {
+            Body::OptionalJson => Ok(Value::Null),
+            _ if content_type_is_json(req) => Err(ApiError::invalid_json("empty body")),
+            _ => Err(ApiError::unsupported_media_type()),
+        };
+    }
+    if !content_type_is_json(req) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    serde_json::from_slice::<Value>(&bytes).map_err(|e| error::from_body_error(&e))
+}
+
+fn parse_query(url: &worker::Url) -> Vec<(String, String)> {
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+async fn dispatch(
+    mut req: Request,
+    env: &Env,
+    log: &Logger,
+    identity_out: &mut Option<Identity>,
+) -> Result<Response, ApiError> {
+    let url = req.url().map_err(|_| ApiError::not_found())?;
+    let path = url.path().to_string();
+    let method = req.method().to_string();
+
+    // Admin paths are authenticated before they are matched: an unauthenticated caller gets the
+    // same 401 for an existing route and a made-up one.
+    let identity = if is_admin_path(&path) {
+        let id = auth::authenticate(&req, env, log).await?;
+        *identity_out = Some(id.clone());
+        Some(id)
+    } else {
+        None
+    };
+
+    let (spec, params) = match match_route(&method, &path) {
+        RouteMatch::Found { spec_index, params } => (&router::ROUTES[spec_index], params),
+        RouteMatch::MethodNotAllowed { allowed } => {
+            return Err(ApiError::method_not_allowed(&allowed))
+        }
+        RouteMatch::NotFound => return Err(ApiError::not_found()),
+    };
+
+    let body = read_body(&mut req, spec.body).await?;
+    let ctx = RequestCtx {
+        env,
+        log,
+        identity,
+        params,
+        query: parse_query(&url),
+        body,
+    };
+    routes::call(spec.route, &ctx).await
+}
+
+/// Serves one request. Never fails: every error becomes the JSON envelope.
+pub async fn handle(req: Request, env: Env) -> Response {
+    let started = crate::clock::now_ms();
+    let request_id = crate::ids::request_id();
+    let log = Logger::new(request_id.clone(), crate::secrets_redactor(&env));
+    let method = req.method().to_string();
+    let path = req.path();
+    let mut identity = None;
+    let result = dispatch(req, &env, &log, &mut identity).await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if e.status >= 500 {
+                log.error(
+                    "request_failed",
+                    json!({"code": e.code, "status": e.status}),
+                );
+            }
+            error_response(&e)
+        }
+    };
+    let headers = resp.headers_mut();
+    let _ = headers.set("x-request-id", &request_id);
+    let _ = headers.set("cache-control", "no-store");
+    let _ = headers.set("x-content-type-options", "nosniff");
+    log.info(
+        "request",
+        json!({
+            "method": method,
+            "path": path,
+            "status": resp.status_code(),
+            "duration_ms": (crate::clock::now_ms() - started).max(0),
+            "operator": identity.as_ref().map(|i| i.operator().to_string()),
+        }),
+    );
+    resp
+}

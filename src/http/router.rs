@@ -1,0 +1,218 @@
+//! The route table and its matcher. Pure: the table is data, matching is a function, so the
+//! end-to-end suite and the OpenAPI check can enumerate every route from one place.
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; the route reveals nothing sensitive.
+    Public,
+    /// An authenticated operator (bearer token or Cloudflare Access).
+    Admin,
+}
+
+/// Whether a route reads a JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    None,
+    /// A JSON body is required (`content-type: application/json`).
+    Json,
+    /// A JSON body is accepted but may be absent or empty.
+    OptionalJson,
+}
+
+/// Every route the Worker serves. `Route` names the handler; `pattern` uses `{name}` for a
+/// path parameter that matches one non-empty segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    AdminWhoami,
+    AdminStatus,
+}
+
+/// One row of the route table.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub route: Route,
+    pub method: &'static str,
+    pub pattern: &'static str,
+    pub access: Access,
+    pub body: Body,
+    /// The metrics/logging group the route belongs to.
+    pub group: &'static str,
+}
+
+/// The whole table. Order does not matter: patterns never overlap.
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        route: Route::Health,
+        method: "GET",
+        pattern: "/health",
+        access: Access::Public,
+        body: Body::None,
+        group: "health",
+    },
+    RouteSpec {
+        route: Route::AdminWhoami,
+        method: "GET",
+        pattern: "/admin/whoami",
+        access: Access::Admin,
+        body: Body::None,
+        group: "admin",
+    },
+    RouteSpec {
+        route: Route::AdminStatus,
+        method: "GET",
+        pattern: "/admin/status",
+        access: Access::Admin,
+        body: Body::None,
+        group: "admin",
+    },
+];
+
+/// The outcome of matching a request line against [`ROUTES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteMatch {
+    Found {
+        spec_index: usize,
+        params: Vec<(&'static str, String)>,
+    },
+    /// The path exists with other methods; `allowed` feeds the `Allow` header.
+    MethodNotAllowed {
+        allowed: Vec<&'static str>,
+    },
+    NotFound,
+}
+
+impl RouteMatch {
+    pub fn spec(&self) -> Option<&'static RouteSpec> {
+        match self {
+            RouteMatch::Found { spec_index, .. } => ROUTES.get(*spec_index),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a path is under the authenticated admin prefix. Such paths are authenticated before
+/// they are matched, so an unauthenticated caller learns nothing about which routes exist.
+pub fn is_admin_path(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+fn match_pattern(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let mut params = Vec::new();
+    let mut pattern_segments = pattern.split('/');
+    let mut path_segments = path.split('/');
+    loop {
+        match (pattern_segments.next(), path_segments.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(s)) => {
+                if let Some(name) = p.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+                    if s.is_empty() {
+                        return None;
+                    }
+                    params.push((name, s.to_string()));
+                } else if p != s {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Matches `method` and `path` (no query string) against the table.
+pub fn match_route(method: &str, path: &str) -> RouteMatch {
+    let mut allowed = Vec::new();
+    for (index, spec) in ROUTES.iter().enumerate() {
+        if let Some(params) = match_pattern(spec.pattern, path) {
+            if spec.method == method {
+                return RouteMatch::Found {
+                    spec_index: index,
+                    params,
+                };
+            }
+            allowed.push(spec.method);
+        }
+    }
+    if allowed.is_empty() {
+        RouteMatch::NotFound
+    } else {
+        allowed.sort_unstable();
+        allowed.dedup();
+        RouteMatch::MethodNotAllowed { allowed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pattern_is_unique_and_well_formed() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            assert!(a.pattern.starts_with('/'), "{}", a.pattern);
+            assert_eq!(
+                a.access == Access::Admin,
+                is_admin_path(a.pattern),
+                "{} must be admin iff under /admin",
+                a.pattern
+            );
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.pattern == b.pattern),
+                    "duplicate route {} {}",
+                    a.method,
+                    a.pattern
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn known_route_matches_with_its_spec() {
+        let m = match_route("GET", "/admin/status");
+        assert_eq!(m.spec().map(|s| s.route), Some(Route::AdminStatus));
+    }
+
+    #[test]
+    fn wrong_method_is_method_not_allowed_with_allow_list() {
+        assert_eq!(
+            match_route("POST", "/health"),
+            RouteMatch::MethodNotAllowed {
+                allowed: vec!["GET"]
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_paths_and_near_misses_are_not_found() {
+        for path in [
+            "/",
+            "/nope",
+            "/health/",
+            "/admin/status/x",
+            "/HEALTH",
+            "//health",
+        ] {
+            assert_eq!(match_route("GET", path), RouteMatch::NotFound, "{path}");
+        }
+    }
+
+    #[test]
+    fn parameters_match_one_non_empty_segment() {
+        assert_eq!(
+            match_pattern("/a/{id}/b", "/a/42/b"),
+            Some(vec![("id", "42".to_string())])
+        );
+        assert_eq!(match_pattern("/a/{id}/b", "/a//b"), None);
+        assert_eq!(match_pattern("/a/{id}", "/a/1/2"), None);
+    }
+
+    #[test]
+    fn admin_prefix_is_exact() {
+        assert!(is_admin_path("/admin"));
+        assert!(is_admin_path("/admin/anything"));
+        assert!(!is_admin_path("/administrator"));
+        assert!(!is_admin_path("/health"));
+    }
+}

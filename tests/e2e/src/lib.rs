@@ -1,0 +1,436 @@
+//! The end-to-end harness: starts the venue simulator and `wrangler dev` (real local D1, R2 and
+//! Durable Objects) on free loopback ports with fresh state, and talks to them over HTTP.
+//!
+//! Every process it starts is put in its own process group and killed when the stack is
+//! dropped, and, for stacks that live in statics, when the test process exits.
+
+pub mod jwt;
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::Read;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A random token of 43 url-safe characters.
+pub fn random_token() -> String {
+    let mut buf = [0u8; 32];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("/dev/urandom");
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+extern "C" fn kill_live_groups() {
+    if let Ok(groups) = LIVE_GROUPS.lock() {
+        for pgid in groups.iter() {
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn register_group(pid: u32) {
+    static ATEXIT: OnceLock<()> = OnceLock::new();
+    ATEXIT.get_or_init(|| unsafe {
+        libc::atexit(kill_live_groups);
+    });
+    LIVE_GROUPS.lock().unwrap().push(pid as i32);
+}
+
+fn kill_group(child: &mut Child, signal: i32) {
+    let pid = child.id() as i32;
+    unsafe {
+        libc::kill(-pid, signal);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    LIVE_GROUPS.lock().unwrap().retain(|g| *g != pid);
+}
+
+/// An HTTP response, whatever its status.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {} body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The error code of an error envelope (panics if the body is not one).
+    pub fn error_code(&self) -> String {
+        let v = self.json();
+        let code = v["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error envelope: {v}"));
+        assert!(
+            v["error"]["message"].is_string(),
+            "envelope without message: {v}"
+        );
+        assert!(
+            v["error"]["details"].is_object(),
+            "envelope without details: {v}"
+        );
+        code.to_string()
+    }
+}
+
+/// Sends one request and returns the response whatever the status.
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(120))
+        .build();
+    let mut req = agent.request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| {
+            resp.header(&n)
+                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+        })
+        .collect();
+    let mut body = Vec::new();
+    resp.into_reader()
+        .take(64 * 1024 * 1024)
+        .read_to_end(&mut body)
+        .expect("read body");
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The operator tokens a stack is configured with.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub admin: String,
+    pub alice: String,
+    pub bob: String,
+}
+
+/// How to start a stack. `vars` are written to the env file given to `wrangler dev`, on top of
+/// (and overriding) the defaults: tokens, base URLs pointing at the simulator, Access settings.
+#[derive(Debug, Clone, Default)]
+pub struct StackConfig {
+    pub vars: Vec<(String, String)>,
+    /// Remove these default variables entirely.
+    pub unset: Vec<String>,
+}
+
+/// A running simulator + Worker with fresh local state.
+pub struct Stack {
+    pub base: String,
+    pub sim_base: String,
+    pub state_dir: PathBuf,
+    pub tokens: Tokens,
+    pub access_aud: String,
+    env_file: PathBuf,
+    port: u16,
+    sim: Option<Child>,
+    worker: Option<Child>,
+    starts: u32,
+}
+
+fn wrangler() -> PathBuf {
+    root().join("node_modules/.bin/wrangler")
+}
+
+fn wait_ready(url: &str, child: &mut Child, what: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(2))
+        .build();
+    while Instant::now() < deadline {
+        if let Ok(r) = agent.get(url).call() {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{what} exited ({status}) before it was ready; log {}:\n{}",
+                log.display(),
+                fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{what} not ready after 180 s; log {}", log.display());
+}
+
+impl Stack {
+    /// Starts a simulator and a Worker with the default configuration plus `config`.
+    pub fn start(config: StackConfig) -> Stack {
+        let root = root();
+        let id = random_token()[..10].to_ascii_lowercase();
+        let state_dir = root.join("target/e2e").join(format!("stack-{id}"));
+        fs::create_dir_all(&state_dir).expect("state dir");
+
+        let sim_port = free_port();
+        let sim_log = state_dir.join("sim.log");
+        let mut sim = Command::new(root.join("target/debug/venue-sim"))
+            .args(["--port", &sim_port.to_string()])
+            .current_dir(&root)
+            .stdout(File::create(&sim_log).unwrap())
+            .stderr(File::create(state_dir.join("sim.err.log")).unwrap())
+            .process_group(0)
+            .spawn()
+            .expect("start target/debug/venue-sim (cargo build -p paul-p-sim)");
+        register_group(sim.id());
+        let sim_base = format!("http://127.0.0.1:{sim_port}");
+        wait_ready(
+            &format!("{sim_base}/__sim/health"),
+            &mut sim,
+            "venue-sim",
+            &sim_log,
+        );
+
+        let tokens = Tokens {
+            admin: random_token(),
+            alice: random_token(),
+            bob: random_token(),
+        };
+        let access_aud = format!("aud-{}", &random_token()[..16]);
+        let mut vars: Vec<(String, String)> = vec![
+            ("ADMIN_TOKEN".into(), tokens.admin.clone()),
+            (
+                "ADMIN_TOKENS".into(),
+                serde_json::json!({"alice": tokens.alice, "bob": tokens.bob}).to_string(),
+            ),
+            ("KALSHI_BASE_URL".into(), format!("{sim_base}/trade-api/v2")),
+            ("POLYMARKET_GAMMA_URL".into(), format!("{sim_base}/gamma")),
+            ("POLYMARKET_CLOB_URL".into(), format!("{sim_base}/clob")),
+            ("POLYMARKET_DATA_URL".into(), format!("{sim_base}/data")),
+            ("ANTHROPIC_BASE_URL".into(), format!("{sim_base}/anthropic")),
+            ("CF_ACCESS_TEAM_DOMAIN".into(), sim_base.clone()),
+            ("CF_ACCESS_AUD".into(), access_aud.clone()),
+        ];
+        vars.retain(|(k, _)| !config.unset.contains(k));
+        for (k, v) in config.vars {
+            vars.retain(|(existing, _)| *existing != k);
+            vars.push((k, v));
+        }
+        let env_file = state_dir.join("vars.env");
+        let body: String = vars.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect();
+        fs::write(&env_file, body).expect("env file");
+
+        for db in ["DB", "DB_ANCHOR"] {
+            let out = Command::new(wrangler())
+                .args(["d1", "migrations", "apply", db, "--local", "--persist-to"])
+                .arg(state_dir.join("state"))
+                .current_dir(&root)
+                .env("CI", "true")
+                .env("WRANGLER_SEND_METRICS", "false")
+                .stdin(Stdio::null())
+                .output()
+                .expect("wrangler d1 migrations apply");
+            assert!(
+                out.status.success(),
+                "migrations for {db} failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+
+        let port = free_port();
+        let mut stack = Stack {
+            base: format!("http://127.0.0.1:{port}"),
+            sim_base,
+            state_dir,
+            tokens,
+            access_aud,
+            env_file,
+            port,
+            sim: Some(sim),
+            worker: None,
+            starts: 0,
+        };
+        stack.start_worker();
+        stack
+    }
+
+    fn start_worker(&mut self) {
+        let root = root();
+        self.starts += 1;
+        let log = self.state_dir.join(format!("wrangler-{}.log", self.starts));
+        let inspector = free_port();
+        let mut child = Command::new(wrangler())
+            .args(["dev", "--ip", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--inspector-port", &inspector.to_string()])
+            .arg("--persist-to")
+            .arg(self.state_dir.join("state"))
+            .arg("--env-file")
+            .arg(&self.env_file)
+            .args(["--test-scheduled", "--show-interactive-dev-session=false"])
+            .current_dir(&root)
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(File::create(&log).unwrap())
+            .stderr(File::create(log.with_extension("err.log")).unwrap())
+            .process_group(0)
+            .spawn()
+            .expect("start wrangler dev");
+        register_group(child.id());
+        wait_ready(
+            &format!("{}/health", self.base),
+            &mut child,
+            "wrangler dev",
+            &log,
+        );
+        self.worker = Some(child);
+    }
+
+    /// Stops `wrangler dev` gracefully and starts it again on the same state and port.
+    pub fn restart(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            kill_group(&mut w, libc::SIGTERM);
+        }
+        self.start_worker();
+    }
+
+    /// Kills `wrangler dev` and its workerd with SIGKILL (a crash), leaving state as it was.
+    pub fn kill_worker_hard(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            kill_group(&mut w, libc::SIGKILL);
+        }
+    }
+
+    /// Starts the Worker again after [`Stack::kill_worker_hard`].
+    pub fn start_again(&mut self) {
+        assert!(self.worker.is_none(), "worker still running");
+        self.start_worker();
+    }
+
+    /// Everything the Worker has written to its logs so far.
+    pub fn worker_logs(&self) -> String {
+        let mut all = String::new();
+        for n in 1..=self.starts {
+            for ext in ["log", "err.log"] {
+                let p = self.state_dir.join(format!("wrangler-{n}.{ext}"));
+                all.push_str(&fs::read_to_string(p).unwrap_or_default());
+            }
+        }
+        all
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("authorization", a.as_str())).collect();
+        send("GET", &self.url(path), &headers, None)
+    }
+
+    /// A JSON request as operator `token`.
+    pub fn json(&self, method: &str, path: &str, token: &str, body: &serde_json::Value) -> Resp {
+        let auth = format!("Bearer {token}");
+        send(
+            method,
+            &self.url(path),
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            Some(body.to_string().as_bytes()),
+        )
+    }
+
+    /// Calls the simulator's control API.
+    pub fn sim(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Resp {
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        send(
+            method,
+            &format!("{}{}", self.sim_base, path),
+            &[("content-type", "application/json")],
+            bytes.as_deref(),
+        )
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            kill_group(&mut w, libc::SIGTERM);
+        }
+        if let Some(mut s) = self.sim.take() {
+            kill_group(&mut s, libc::SIGTERM);
+        }
+    }
+}
+
+/// One default stack shared by the tests of a test binary (started on first use).
+pub fn shared() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    STACK.get_or_init(|| Stack::start(StackConfig::default()))
+}
