@@ -1,4 +1,5 @@
 //! Pure domain logic. Nothing in here imports `worker`: every decision is a function of explicit
 //! inputs (including `now`), tested natively on the host.
 
+pub mod audit;
 pub mod money;
