@@ -1,14 +1,29 @@
 //! The tamper-evident audit log, pure parts.
 //!
 //! - [`canonical`]: RFC 8785 canonical JSON, integers only.
-//! - [`hash`]: [`Hash32`], the SHA-256 digest type.
+//! - [`event`]: [`AuditEvent`], [`Seq`], the R2 object key of each event.
+//! - [`merkle`]: leaf/node hashes, [`Frontier`], [`TreeStore`] + [`MemoryTree`], inclusion and
+//!   consistency proofs and their verification.
+//! - [`chain`]: chain genesis and links, [`LogHead`] (what the single writer carries).
 //!
 //! Nothing here reads a clock, an environment or storage: times, keys and stored bytes are
 //! parameters.
 
 pub mod canonical;
+pub mod chain;
 pub mod error;
+pub mod event;
 pub mod hash;
+pub mod merkle;
 
+#[cfg(test)]
+mod probe_vectors;
+
+pub use chain::{chain_genesis, chain_hash, LeafRecord, LogHead, CHAIN_GENESIS_LABEL};
 pub use error::AuditError;
+pub use event::{event_object_key, parse_event_object_key, AuditEvent, Seq};
 pub use hash::Hash32;
+pub use merkle::{
+    consistency_proof, inclusion_proof, root_at, verify_consistency, verify_inclusion, Frontier,
+    MemoryTree, TreeStore,
+};
