@@ -5,12 +5,14 @@
 //! - [`merkle`]: leaf/node hashes, [`Frontier`], [`TreeStore`] + [`MemoryTree`], inclusion and
 //!   consistency proofs and their verification.
 //! - [`chain`]: chain genesis and links, [`LogHead`] (what the single writer carries).
+//! - [`checkpoint`]: anchors as C2SP tlog-checkpoints signed as C2SP signed-notes (Ed25519).
 //!
 //! Nothing here reads a clock, an environment or storage: times, keys and stored bytes are
 //! parameters.
 
 pub mod canonical;
 pub mod chain;
+pub mod checkpoint;
 pub mod error;
 pub mod event;
 pub mod hash;
@@ -20,6 +22,10 @@ pub mod merkle;
 mod probe_vectors;
 
 pub use chain::{chain_genesis, chain_hash, LeafRecord, LogHead, CHAIN_GENESIS_LABEL};
+pub use checkpoint::{
+    anchor_genesis, open_checkpoint, sign_checkpoint, Checkpoint, NoteSigner, NoteVerifier,
+    ANCHOR_GENESIS_LABEL,
+};
 pub use error::AuditError;
 pub use event::{event_object_key, parse_event_object_key, AuditEvent, Seq};
 pub use hash::Hash32;
