@@ -1,4 +1,5 @@
-//! The tamper-evident audit log, pure parts.
+//! The tamper-evident audit log, pure parts: canonical event bytes, RFC 6962 Merkle tree and
+//! hash chain, C2SP signed checkpoints, and full verification.
 //!
 //! - [`canonical`]: RFC 8785 canonical JSON, integers only.
 //! - [`event`]: [`AuditEvent`], [`Seq`], the R2 object key of each event.
@@ -6,6 +7,7 @@
 //!   consistency proofs and their verification.
 //! - [`chain`]: chain genesis and links, [`LogHead`] (what the single writer carries).
 //! - [`checkpoint`]: anchors as C2SP tlog-checkpoints signed as C2SP signed-notes (Ed25519).
+//! - [`verify`]: [`review_anchors`] + the resumable [`Verifier`] producing a [`VerifyReport`].
 //!
 //! Nothing here reads a clock, an environment or storage: times, keys and stored bytes are
 //! parameters.
@@ -17,6 +19,7 @@ pub mod error;
 pub mod event;
 pub mod hash;
 pub mod merkle;
+pub mod verify;
 
 #[cfg(test)]
 mod probe_vectors;
@@ -33,3 +36,4 @@ pub use merkle::{
     consistency_proof, inclusion_proof, root_at, verify_consistency, verify_inclusion, Frontier,
     MemoryTree, TreeStore,
 };
+pub use verify::{review_anchors, Problem, ProblemCode, Verifier, VerifyReport};
