@@ -2,6 +2,7 @@
 //! inputs (including `now`), tested natively on the host.
 
 pub mod auth;
+pub mod audit;
 pub mod money;
 pub mod outbound;
 pub mod redact;

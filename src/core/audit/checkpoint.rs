@@ -1,0 +1,791 @@
+//! Anchors: C2SP `tlog-checkpoint` bodies signed as C2SP `signed-note`s with Ed25519.
+//!
+//! A signed anchor looks like this (one signature line; the blank line separates it):
+//!
+//! ```text
+//! paul-p.example/audit
+//! 200
+//! <base64 RFC 6962 root at size 200>
+//! chain-head <base64 chain value after event 200>
+//! prev-anchor <base64 SHA-256 of the previous anchor's body, or of the anchor genesis label>
+//! timestamp-ms <ms since the Unix epoch, UTC>
+//!
+//! — paul-p.example/audit <base64(4-byte key id ‖ 64-byte Ed25519 signature)>
+//! ```
+//!
+//! The first three lines are the standard checkpoint, readable by any tlog tool; the other
+//! three are our extension lines (the spec allows non-empty opaque lines after the root).
+//! The key name is the origin. Key id = first 4 bytes (big-endian) of
+//! SHA-256(name ‖ 0x0A ‖ 0x01 ‖ 32-byte public key), as golang.org/x/mod/sumdb/note does.
+
+use super::error::AuditError;
+use super::hash::Hash32;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use std::fmt;
+
+/// Signature type byte of Ed25519 in signed notes.
+const ALG_ED25519: u8 = 0x01;
+
+/// Most signature lines a note may carry before we refuse to read it (the spec asks ≥ 16).
+const MAX_SIGNATURES: usize = 100;
+
+/// The ASCII label whose SHA-256 stands for "no previous anchor" in the first anchor.
+pub const ANCHOR_GENESIS_LABEL: &str = "paul-p/audit/anchor/genesis/v1";
+
+/// `SHA-256("paul-p/audit/anchor/genesis/v1")`: the `prev-anchor` of the first anchor.
+pub fn anchor_genesis() -> Hash32 {
+    Hash32::sha256(&[ANCHOR_GENESIS_LABEL.as_bytes()])
+}
+
+/// Signed-note key name rule: non-empty, no Unicode space, no `+`, no control character.
+fn check_key_name(name: &str) -> Result<(), AuditError> {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    {
+        return Err(AuditError::KeyNameInvalid);
+    }
+    Ok(())
+}
+
+/// Signed-note key id of an Ed25519 key: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ pubkey)[..4], big-endian.
+pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
+    let digest = Hash32::sha256(&[name.as_bytes(), b"\n", &[ALG_ED25519], public_key]);
+    let b = digest.as_bytes();
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// The anchor signing key: a name plus the Ed25519 key from the `AUDIT_SIGNING_KEY` secret.
+///
+/// `Debug` never shows key material.
+pub struct NoteSigner {
+    name: String,
+    key: SigningKey,
+    id: u32,
+}
+
+impl fmt::Debug for NoteSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NoteSigner({}+{:08x}, key redacted)", self.name, self.id)
+    }
+}
+
+impl NoteSigner {
+    /// Builds the signer from the `AUDIT_SIGNING_KEY` secret: a 32-byte Ed25519 seed (RFC 8032
+    /// private key) written as 64 hex digits or as standard padded base64 (44 characters);
+    /// surrounding whitespace is ignored.
+    ///
+    /// Errors: `AUDIT_KEY_NAME_INVALID`, `AUDIT_SIGNING_KEY_MALFORMED` (whose message never
+    /// repeats the secret).
+    pub fn from_secret(name: &str, secret: &str) -> Result<Self, AuditError> {
+        let secret = secret.trim();
+        let malformed = |why: &str| AuditError::SigningKeyMalformed {
+            detail: format!("{why}; expected a 32-byte seed as 64 hex digits or base64"),
+        };
+        let bytes = if secret.len() == 64 && secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(secret).map_err(|_| malformed("not hex"))?
+        } else {
+            BASE64
+                .decode(secret)
+                .map_err(|_| malformed("neither hex nor base64"))?
+        };
+        let seed: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| malformed(&format!("decodes to {} bytes", bytes.len())))?;
+        NoteSigner::from_seed(name, &seed)
+    }
+
+    /// Builds the signer from a raw 32-byte seed. Errors: `AUDIT_KEY_NAME_INVALID`.
+    pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, AuditError> {
+        check_key_name(name)?;
+        let key = SigningKey::from_bytes(seed);
+        let id = key_id(name, key.verifying_key().as_bytes());
+        Ok(NoteSigner {
+            name: name.to_string(),
+            key,
+            id,
+        })
+    }
+
+    /// The key name (our checkpoint origin).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The signed-note key id.
+    pub fn key_id(&self) -> u32 {
+        self.id
+    }
+
+    /// The Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// The matching verifier.
+    pub fn verifier(&self) -> NoteVerifier {
+        NoteVerifier {
+            name: self.name.clone(),
+            id: self.id,
+            key: self.key.verifying_key(),
+        }
+    }
+
+    /// Signs `text` (which must end in a newline and be a valid note text) as a signed note
+    /// with one signature line.
+    ///
+    /// Errors: `AUDIT_NOTE_MALFORMED` for an empty text, one not ending in `\n`, or one with
+    /// control characters other than newline.
+    pub fn sign_note(&self, text: &str) -> Result<String, AuditError> {
+        check_note_text(text)?;
+        let signature = self.key.sign(text.as_bytes());
+        let mut blob = Vec::with_capacity(4 + 64);
+        blob.extend_from_slice(&self.id.to_be_bytes());
+        blob.extend_from_slice(&signature.to_bytes());
+        Ok(format!(
+            "{text}\n\u{2014} {} {}\n",
+            self.name,
+            BASE64.encode(blob)
+        ))
+    }
+}
+
+/// A trusted public key for signed notes, written as the verifier key string
+/// `name+hexkeyid+base64(0x01 ‖ pubkey)` (golang.org/x/mod/sumdb/note format; the key id is
+/// 8 lowercase hex digits). This string is what `GET /audit/checkpoint/key` publishes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NoteVerifier {
+    name: String,
+    id: u32,
+    key: VerifyingKey,
+}
+
+impl fmt::Debug for NoteVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NoteVerifier({self})")
+    }
+}
+
+impl fmt::Display for NoteVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut material = Vec::with_capacity(33);
+        material.push(ALG_ED25519);
+        material.extend_from_slice(self.key.as_bytes());
+        write!(
+            f,
+            "{}+{:08x}+{}",
+            self.name,
+            self.id,
+            BASE64.encode(material)
+        )
+    }
+}
+
+impl NoteVerifier {
+    /// Parses a verifier key string. Errors: `AUDIT_VERIFIER_KEY_MALFORMED` (wrong shape,
+    /// not Ed25519, not a valid point, or a key id that does not match name and key),
+    /// `AUDIT_KEY_NAME_INVALID`.
+    pub fn parse(vkey: &str) -> Result<Self, AuditError> {
+        let malformed = |detail: &str| AuditError::VerifierKeyMalformed {
+            detail: detail.to_string(),
+        };
+        // The base64 part may itself contain '+', so split only twice.
+        let mut parts = vkey.splitn(3, '+');
+        let (Some(name), Some(id_hex), Some(material_b64)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed("expected name+keyid+key"));
+        };
+        check_key_name(name)?;
+        if id_hex.len() != 8 || !id_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(malformed("key id must be 8 hex digits"));
+        }
+        let id = u32::from_str_radix(id_hex, 16).map_err(|_| malformed("key id is not hex"))?;
+        let material = BASE64
+            .decode(material_b64)
+            .map_err(|_| malformed("key is not base64"))?;
+        let Some((&alg, public)) = material.split_first() else {
+            return Err(malformed("key is empty"));
+        };
+        if alg != ALG_ED25519 {
+            return Err(malformed("key is not Ed25519 (type 0x01)"));
+        }
+        let public: [u8; 32] = public
+            .try_into()
+            .map_err(|_| malformed("Ed25519 key must be 32 bytes"))?;
+        if key_id(name, &public) != id {
+            return Err(malformed("key id does not match name and key"));
+        }
+        let key =
+            VerifyingKey::from_bytes(&public).map_err(|_| malformed("not an Ed25519 point"))?;
+        Ok(NoteVerifier {
+            name: name.to_string(),
+            id,
+            key,
+        })
+    }
+
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The signed-note key id.
+    pub fn key_id(&self) -> u32 {
+        self.id
+    }
+
+    /// The Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// Verifies a signed note and returns its text (with final newline).
+    ///
+    /// Signatures from other keys (different name or id) are ignored, as the spec requires;
+    /// a signature that names this key but does not verify rejects the whole note.
+    /// Errors: `AUDIT_NOTE_MALFORMED`, `AUDIT_NOTE_SIGNATURE_INVALID`,
+    /// `AUDIT_NOTE_UNVERIFIED` (no signature from this key).
+    pub fn open<'a>(&self, note: &'a str) -> Result<&'a str, AuditError> {
+        let (text, signatures) = split_note(note)?;
+        let mut verified = false;
+        for line in signatures {
+            if line.name != self.name || line.key_id != self.id {
+                continue;
+            }
+            let signature = Signature::from_slice(&line.signature)
+                .map_err(|_| AuditError::NoteSignatureInvalid)?;
+            self.key
+                .verify_strict(text.as_bytes(), &signature)
+                .map_err(|_| AuditError::NoteSignatureInvalid)?;
+            verified = true;
+        }
+        if verified {
+            Ok(text)
+        } else {
+            Err(AuditError::NoteUnverified)
+        }
+    }
+}
+
+/// One parsed signature line.
+struct SignatureLine<'a> {
+    name: &'a str,
+    key_id: u32,
+    signature: Vec<u8>,
+}
+
+fn note_malformed(detail: &str) -> AuditError {
+    AuditError::NoteMalformed {
+        detail: detail.to_string(),
+    }
+}
+
+fn check_note_text(text: &str) -> Result<(), AuditError> {
+    if text.is_empty() || !text.ends_with('\n') {
+        return Err(note_malformed(
+            "text must be non-empty and end in a newline",
+        ));
+    }
+    if text.chars().any(|c| c < ' ' && c != '\n') {
+        return Err(note_malformed("control character in note"));
+    }
+    Ok(())
+}
+
+/// Splits a note at its last blank line into its text and its parsed signature lines.
+fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), AuditError> {
+    let Some(blank) = note.rfind("\n\n") else {
+        return Err(note_malformed("no blank line before signatures"));
+    };
+    let text = &note[..=blank];
+    check_note_text(text)?;
+    let block = &note[blank + 2..];
+    if block.is_empty() || !block.ends_with('\n') {
+        return Err(note_malformed("signature block must end in a newline"));
+    }
+    let mut lines = Vec::new();
+    for line in block[..block.len() - 1].split('\n') {
+        if lines.len() == MAX_SIGNATURES {
+            return Err(note_malformed("too many signatures"));
+        }
+        if line.chars().any(char::is_control) {
+            return Err(note_malformed("control character in note"));
+        }
+        let rest = line
+            .strip_prefix("\u{2014} ")
+            .ok_or_else(|| note_malformed("signature line must start with an em dash"))?;
+        let (name, b64) = rest
+            .split_once(' ')
+            .ok_or_else(|| note_malformed("signature line needs name and signature"))?;
+        check_key_name(name).map_err(|_| note_malformed("invalid key name"))?;
+        let blob = BASE64
+            .decode(b64)
+            .map_err(|_| note_malformed("signature is not base64"))?;
+        if blob.len() < 5 {
+            return Err(note_malformed("signature too short"));
+        }
+        lines.push(SignatureLine {
+            name,
+            key_id: u32::from_be_bytes([blob[0], blob[1], blob[2], blob[3]]),
+            signature: blob[4..].to_vec(),
+        });
+    }
+    Ok((text, lines))
+}
+
+/// An anchor's content: the checkpoint of the log at `size`, plus our extension lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    origin: String,
+    size: u64,
+    root: Hash32,
+    chain_head: Hash32,
+    prev_anchor: Hash32,
+    timestamp_ms: i64,
+}
+
+impl Checkpoint {
+    /// Builds a checkpoint. `origin` must be a valid key name (it is the signing key's name);
+    /// `prev_anchor` is the previous anchor's [`Checkpoint::anchor_hash`] or
+    /// [`anchor_genesis`] for the first. Errors: `AUDIT_KEY_NAME_INVALID`.
+    pub fn new(
+        origin: &str,
+        size: u64,
+        root: Hash32,
+        chain_head: Hash32,
+        prev_anchor: Hash32,
+        timestamp_ms: i64,
+    ) -> Result<Self, AuditError> {
+        check_key_name(origin)?;
+        Ok(Checkpoint {
+            origin: origin.to_string(),
+            size,
+            root,
+            chain_head,
+            prev_anchor,
+            timestamp_ms,
+        })
+    }
+
+    /// The log's identity (first line), equal to the signing key's name.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Tree size: number of events covered, i.e. the seq of the last one.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// RFC 6962 root at `size`.
+    pub fn root(&self) -> Hash32 {
+        self.root
+    }
+
+    /// Chain value after event `size`.
+    pub fn chain_head(&self) -> Hash32 {
+        self.chain_head
+    }
+
+    /// Hash of the previous anchor's body (or [`anchor_genesis`]).
+    pub fn prev_anchor(&self) -> Hash32 {
+        self.prev_anchor
+    }
+
+    /// When the anchor was made, ms since the Unix epoch (UTC).
+    pub fn timestamp_ms(&self) -> i64 {
+        self.timestamp_ms
+    }
+
+    /// The note text: six newline-terminated lines, as in the module docs.
+    pub fn to_body(&self) -> String {
+        format!(
+            "{}\n{}\n{}\nchain-head {}\nprev-anchor {}\ntimestamp-ms {}\n",
+            self.origin,
+            self.size,
+            self.root.to_base64(),
+            self.chain_head.to_base64(),
+            self.prev_anchor.to_base64(),
+            self.timestamp_ms
+        )
+    }
+
+    /// SHA-256 of [`Checkpoint::to_body`]: what the next anchor's `prev-anchor` commits to.
+    /// The signature is left out so that adding cosignatures does not change it.
+    pub fn anchor_hash(&self) -> Hash32 {
+        Hash32::sha256(&[self.to_body().as_bytes()])
+    }
+
+    /// Parses a note text in exactly our format (strict: canonical numbers and base64, the
+    /// three extension lines in order, nothing else). Errors: `AUDIT_CHECKPOINT_MALFORMED`.
+    pub fn parse_body(text: &str) -> Result<Self, AuditError> {
+        let malformed = |detail: &str| AuditError::CheckpointMalformed {
+            detail: detail.to_string(),
+        };
+        let lines: Vec<&str> = text
+            .strip_suffix('\n')
+            .ok_or_else(|| malformed("text must end in a newline"))?
+            .split('\n')
+            .collect();
+        let [origin, size, root, chain, prev, time] = lines[..] else {
+            return Err(malformed("expected exactly 6 lines"));
+        };
+        check_key_name(origin).map_err(|_| malformed("origin is not a valid key name"))?;
+        let size = parse_canonical_int(size)
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| malformed("tree size is not a canonical decimal"))?;
+        let hash_line = |line: &str, label: &str| {
+            let b64 = match label {
+                "" => Some(line),
+                _ => line
+                    .strip_prefix(label)
+                    .and_then(|rest| rest.strip_prefix(' ')),
+            };
+            b64.and_then(|b64| {
+                Hash32::from_base64(b64)
+                    .ok()
+                    .filter(|h| h.to_base64() == b64)
+            })
+            .ok_or_else(|| {
+                malformed(&format!(
+                    "bad {} line",
+                    if label.is_empty() { "root" } else { label }
+                ))
+            })
+        };
+        let root = hash_line(root, "")?;
+        let chain_head = hash_line(chain, "chain-head")?;
+        let prev_anchor = hash_line(prev, "prev-anchor")?;
+        let timestamp_ms = time
+            .strip_prefix("timestamp-ms ")
+            .and_then(parse_canonical_int)
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or_else(|| malformed("bad timestamp-ms line"))?;
+        Ok(Checkpoint {
+            origin: origin.to_string(),
+            size,
+            root,
+            chain_head,
+            prev_anchor,
+            timestamp_ms,
+        })
+    }
+}
+
+/// A decimal integer in its one canonical spelling (no `+`, no leading zeros, no `-0`).
+fn parse_canonical_int(s: &str) -> Option<i128> {
+    let n: i128 = s.parse().ok()?;
+    (n.to_string() == s).then_some(n)
+}
+
+/// Signs `checkpoint` with `signer`, whose name must be the checkpoint's origin.
+///
+/// Errors: `AUDIT_CHECKPOINT_ORIGIN_MISMATCH`.
+pub fn sign_checkpoint(checkpoint: &Checkpoint, signer: &NoteSigner) -> Result<String, AuditError> {
+    if checkpoint.origin != signer.name {
+        return Err(AuditError::CheckpointOriginMismatch {
+            origin: checkpoint.origin.clone(),
+            key_name: signer.name.clone(),
+        });
+    }
+    signer.sign_note(&checkpoint.to_body())
+}
+
+/// Verifies a signed anchor with `verifier` and parses its checkpoint; the origin must be the
+/// verifier's name. Errors: the note codes of [`NoteVerifier::open`],
+/// `AUDIT_CHECKPOINT_MALFORMED`, `AUDIT_CHECKPOINT_ORIGIN_MISMATCH`.
+pub fn open_checkpoint(note: &str, verifier: &NoteVerifier) -> Result<Checkpoint, AuditError> {
+    let checkpoint = Checkpoint::parse_body(verifier.open(note)?)?;
+    if checkpoint.origin != verifier.name {
+        return Err(AuditError::CheckpointOriginMismatch {
+            origin: checkpoint.origin,
+            key_name: verifier.name.clone(),
+        });
+    }
+    Ok(checkpoint)
+}
+
+/// Parses the checkpoint of a note **without** checking any signature. Only for saying
+/// where a bad anchor sits (its tree size); its content must not be trusted.
+pub(crate) fn read_checkpoint_unverified(note: &str) -> Option<Checkpoint> {
+    let (text, _) = split_note(note).ok()?;
+    Checkpoint::parse_body(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // golang.org/x/mod/sumdb/note reference key pair and signed note.
+    const GO_SIGNER_KEY: &str =
+        "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const GO_VERIFIER_KEY: &str =
+        "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+    const GO_TEXT: &str = "If you think cryptography is the answer to your problem,\n\
+                           then you don't know what your problem is.\n";
+    const GO_NOTE: &str = "If you think cryptography is the answer to your problem,\n\
+                           then you don't know what your problem is.\n\
+                           \n\
+                           \u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+
+    fn go_signer() -> NoteSigner {
+        let material = GO_SIGNER_KEY.splitn(5, '+').nth(4).unwrap();
+        let bytes = BASE64.decode(material).unwrap();
+        assert_eq!(bytes[0], ALG_ED25519);
+        NoteSigner::from_seed("PeterNeumann", bytes[1..].try_into().unwrap()).unwrap()
+    }
+
+    fn test_signer() -> NoteSigner {
+        NoteSigner::from_seed("paul-p.example/audit", &[7u8; 32]).unwrap()
+    }
+
+    fn checkpoint(size: u64) -> Checkpoint {
+        Checkpoint::new(
+            "paul-p.example/audit",
+            size,
+            Hash32::sha256(&[b"root"]),
+            Hash32::sha256(&[b"chain"]),
+            anchor_genesis(),
+            1_767_229_200_000,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn signing_reproduces_the_go_reference_note_byte_for_byte() {
+        let signer = go_signer();
+        assert_eq!(signer.key_id(), 0xc74f20a3);
+        assert_eq!(signer.verifier().to_string(), GO_VERIFIER_KEY);
+        assert_eq!(signer.sign_note(GO_TEXT).unwrap(), GO_NOTE);
+    }
+
+    #[test]
+    fn go_reference_note_opens_with_its_verifier_key_and_tampering_fails() {
+        let verifier = NoteVerifier::parse(GO_VERIFIER_KEY).unwrap();
+        assert_eq!(verifier.name(), "PeterNeumann");
+        assert_eq!(verifier.key_id(), 0xc74f20a3);
+        assert_eq!(verifier.open(GO_NOTE).unwrap(), GO_TEXT);
+        let tampered = GO_NOTE.replace("cryptography", "cryptographY");
+        assert_eq!(
+            verifier.open(&tampered).unwrap_err(),
+            AuditError::NoteSignatureInvalid
+        );
+    }
+
+    #[test]
+    fn signing_key_secret_reads_hex_or_base64_seed() {
+        let seed = [0x42u8; 32];
+        let from_hex =
+            NoteSigner::from_secret("n.example/log", &format!(" {}\n", hex::encode(seed))).unwrap();
+        let from_b64 = NoteSigner::from_secret("n.example/log", &BASE64.encode(seed)).unwrap();
+        let direct = NoteSigner::from_seed("n.example/log", &seed).unwrap();
+        assert_eq!(from_hex.public_key(), direct.public_key());
+        assert_eq!(from_b64.public_key(), direct.public_key());
+        assert_eq!(from_b64.key_id(), direct.key_id());
+    }
+
+    #[test]
+    fn malformed_signing_key_is_a_coded_error_that_hides_the_secret() {
+        let secret_31 = hex::encode([0xabu8; 31]);
+        for secret in ["", "not a key", &secret_31, &BASE64.encode([1u8; 33])] {
+            let err = NoteSigner::from_secret("n.example/log", secret).unwrap_err();
+            assert_eq!(err.code(), "AUDIT_SIGNING_KEY_MALFORMED");
+            if !secret.is_empty() {
+                assert!(!err.to_string().contains(secret));
+            }
+        }
+        assert_eq!(
+            NoteSigner::from_secret("bad name", &hex::encode([1u8; 32]))
+                .unwrap_err()
+                .code(),
+            "AUDIT_KEY_NAME_INVALID"
+        );
+        let debug = format!("{:?}", test_signer());
+        assert!(debug.contains("redacted") && !debug.contains(&hex::encode([7u8; 32])));
+    }
+
+    #[test]
+    fn key_names_follow_the_signed_note_rules() {
+        for bad in ["", "a b", "a+b", "a\tb", "a\u{a0}b", "a\u{1}b"] {
+            assert_eq!(
+                check_key_name(bad),
+                Err(AuditError::KeyNameInvalid),
+                "{bad:?}"
+            );
+        }
+        assert!(check_key_name("paul-p.example/audit").is_ok());
+    }
+
+    #[test]
+    fn verifier_key_string_round_trips_and_rejects_bad_shapes() {
+        let key = test_signer().verifier().to_string();
+        assert_eq!(NoteVerifier::parse(&key).unwrap().to_string(), key);
+        let (name, rest) = key.split_once('+').unwrap();
+        let (id, material) = rest.split_once('+').unwrap();
+        let wrong_id = format!(
+            "{name}+{:08x}+{material}",
+            u32::from_str_radix(id, 16).unwrap() ^ 1
+        );
+        let mut other_alg = BASE64.decode(material).unwrap();
+        other_alg[0] = 0x02;
+        let wrong_alg = format!("{name}+{id}+{}", BASE64.encode(other_alg));
+        for bad in [
+            "",
+            "name-only",
+            "name+c74f20a3",
+            &format!("{name}+{}+{material}", &id[..7]),
+            &wrong_id,
+            &wrong_alg,
+            &format!("{name}+{id}+!!!"),
+        ] {
+            assert_eq!(
+                NoteVerifier::parse(bad).unwrap_err().code(),
+                "AUDIT_VERIFIER_KEY_MALFORMED",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn signatures_from_other_keys_are_ignored_but_one_is_required() {
+        let ours = test_signer();
+        let other = NoteSigner::from_seed("other.example", &[9u8; 32]).unwrap();
+        let text = "hello\n";
+        let by_other = other.sign_note(text).unwrap();
+        assert_eq!(
+            ours.verifier().open(&by_other).unwrap_err(),
+            AuditError::NoteUnverified
+        );
+        // Both signatures on one note: ours verifies, the other is ignored.
+        let ours_line = ours.sign_note(text).unwrap();
+        let both = format!("{by_other}{}", &ours_line[text.len() + 1..]);
+        assert_eq!(ours.verifier().open(&both).unwrap(), text);
+        assert_eq!(other.verifier().open(&both).unwrap(), text);
+    }
+
+    #[test]
+    fn a_forged_signature_under_our_name_and_id_rejects_the_note() {
+        let signer = test_signer();
+        let note = signer.sign_note("hello\n").unwrap();
+        let (head, b64) = note.trim_end().rsplit_once(' ').unwrap();
+        let mut blob = BASE64.decode(b64).unwrap();
+        blob[10] ^= 0x01;
+        let forged = format!("{head} {}\n", BASE64.encode(blob));
+        assert_eq!(
+            signer.verifier().open(&forged).unwrap_err(),
+            AuditError::NoteSignatureInvalid
+        );
+    }
+
+    #[test]
+    fn malformed_notes_are_refused() {
+        let signer = test_signer();
+        let good = signer.sign_note("a\n").unwrap();
+        let sig_line = good.split_once("\n\n").unwrap().1;
+        for bad in [
+            String::new(),
+            "a\n".to_string(),
+            "a\n\n".to_string(),
+            format!("a\n\n{}", sig_line.trim_end()),
+            format!("a\r\n\n{sig_line}"),
+            format!("a\n\n- x {}", &sig_line[4..]),
+            "a\n\n\u{2014} nameonly\n".to_string(),
+            "a\n\n\u{2014} name AAAA\n".to_string(),
+        ] {
+            assert_eq!(
+                signer.verifier().open(&bad).unwrap_err().code(),
+                "AUDIT_NOTE_MALFORMED",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            signer.sign_note("no newline").unwrap_err().code(),
+            "AUDIT_NOTE_MALFORMED"
+        );
+    }
+
+    #[test]
+    fn checkpoint_body_has_the_documented_six_lines() {
+        let cp = checkpoint(200);
+        let body = cp.to_body();
+        let lines: Vec<&str> = body.lines().collect();
+        assert_eq!(lines[0], "paul-p.example/audit");
+        assert_eq!(lines[1], "200");
+        assert_eq!(lines[2], Hash32::sha256(&[b"root"]).to_base64());
+        assert_eq!(
+            lines[3],
+            format!("chain-head {}", Hash32::sha256(&[b"chain"]).to_base64())
+        );
+        assert_eq!(
+            lines[4],
+            format!("prev-anchor {}", anchor_genesis().to_base64())
+        );
+        assert_eq!(lines[5], "timestamp-ms 1767229200000");
+        assert_eq!(lines.len(), 6);
+        assert_eq!(cp.anchor_hash(), Hash32::sha256(&[body.as_bytes()]));
+        assert_eq!(
+            anchor_genesis().to_hex(),
+            "b32489d16d666b7d61c9b19c8705f3a9b1408a6b2014f44697c21dd18f2f13c2"
+        );
+    }
+
+    #[test]
+    fn signed_checkpoint_opens_to_the_same_checkpoint() {
+        let signer = test_signer();
+        let cp = checkpoint(0);
+        let note = sign_checkpoint(&cp, &signer).unwrap();
+        assert!(note.starts_with(&cp.to_body()));
+        assert!(note.contains("\n\n\u{2014} paul-p.example/audit "));
+        assert_eq!(open_checkpoint(&note, &signer.verifier()).unwrap(), cp);
+        assert_eq!(read_checkpoint_unverified(&note).unwrap(), cp);
+    }
+
+    #[test]
+    fn checkpoint_origin_must_be_the_key_name() {
+        let other = NoteSigner::from_seed("other.example", &[9u8; 32]).unwrap();
+        assert_eq!(
+            sign_checkpoint(&checkpoint(1), &other).unwrap_err().code(),
+            "AUDIT_CHECKPOINT_ORIGIN_MISMATCH"
+        );
+        let mismatched = checkpoint(1)
+            .to_body()
+            .replace("paul-p.example/audit", "x.example");
+        let note = test_signer().sign_note(&mismatched).unwrap();
+        assert_eq!(
+            open_checkpoint(&note, &test_signer().verifier())
+                .unwrap_err()
+                .code(),
+            "AUDIT_CHECKPOINT_ORIGIN_MISMATCH"
+        );
+    }
+
+    #[test]
+    fn checkpoint_parsing_is_strict() {
+        let body = checkpoint(200).to_body();
+        let root = Hash32::sha256(&[b"root"]).to_base64();
+        let cases = [
+            body.replacen("\n200\n", "\n0200\n", 1),
+            body.replacen("\n200\n", "\n+200\n", 1),
+            body.replacen("\n200\n", "\n-1\n", 1),
+            body.replacen(&root, &root.replace('=', ""), 1),
+            body.replacen("chain-head ", "chain ", 1),
+            body.replacen("timestamp-ms 1767229200000", "timestamp-ms 01", 1),
+            body.replacen("timestamp-ms 1767229200000\n", "", 1),
+            format!("{body}extra\n"),
+            body.trim_end().to_string(),
+        ];
+        for bad in cases {
+            assert_eq!(
+                Checkpoint::parse_body(&bad).unwrap_err().code(),
+                "AUDIT_CHECKPOINT_MALFORMED",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(Checkpoint::parse_body(&body).unwrap(), checkpoint(200));
+    }
+}
