@@ -10,6 +10,7 @@
 //! - [`verify`]: [`review_anchors`] + the resumable [`Verifier`] producing a [`VerifyReport`].
 //! - [`sequencer`]: the single writer's step ([`sequencer::stage`], [`sequencer::append`])
 //!   over a [`sequencer::LogStore`] whose commit is atomic.
+//! - [`verify_run`]: a [`Verifier`] run paged over the R2 listing ([`verify_run::VerifyRun`]).
 //!
 //! Nothing here reads a clock, an environment or storage: times, keys and stored bytes are
 //! parameters.
@@ -23,6 +24,7 @@ pub mod hash;
 pub mod merkle;
 pub mod sequencer;
 pub mod verify;
+pub mod verify_run;
 
 #[cfg(test)]
 mod probe_vectors;
