@@ -1,18 +1,22 @@
 //! Paul P: the control plane of an autonomous prediction-market trading system.
 //!
 //! This file holds entry points only; see `ARCHITECTURE` in the README for the layout:
-//! `core` (pure logic), `http` (router, auth, routes), `outbound` (the one fetch port),
-//! `obs` (logs).
+//! `core` (pure logic), `http` (router, auth, routes), `objects` (Durable Objects), `store`
+//! (SQLite/D1/R2 adapters), `jobs` (crons), `audit_client` (the write-ahead audit port),
+//! `outbound` (the one fetch port), `obs` (logs).
 
+pub mod audit_client;
 pub mod bindings;
 pub mod build_info;
 pub mod clock;
 pub mod core;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod objects;
 pub mod obs;
 pub mod outbound;
+pub mod store;
 pub mod venues;
 pub mod webcrypto;
 
@@ -62,9 +66,5 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let log = obs::Logger::new(ids::random_hex(8), secrets_redactor(&env));
-    // No job is built yet for any cron; the README's "not built yet" list says which will be.
-    log.info(
-        "scheduled",
-        serde_json::json!({"cron": event.cron(), "jobs": []}),
-    );
+    jobs::run_scheduled(&event.cron(), &env, &log).await;
 }
