@@ -68,3 +68,6 @@ pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         serde_json::json!({"cron": event.cron(), "jobs": []}),
     );
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod webcrypto_tests;
