@@ -6,6 +6,7 @@
 //! base-URL variables.
 
 pub mod config;
+pub mod control;
 pub mod decimal;
 pub mod faults;
 pub mod fixtures;
@@ -13,6 +14,9 @@ pub mod http;
 pub mod paging;
 pub mod request_log;
 pub mod rng;
+pub mod server;
 pub mod template;
+pub mod venues;
 
 pub use config::Config;
+pub use server::{start, RunningSim};
