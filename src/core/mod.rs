@@ -2,3 +2,4 @@
 //! inputs (including `now`), tested natively on the host.
 
 pub mod money;
+pub mod risk;
