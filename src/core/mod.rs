@@ -1,5 +1,6 @@
 //! Pure domain logic. Nothing in here imports `worker`: every decision is a function of explicit
 //! inputs (including `now`), tested natively on the host.
 
+pub mod breaker;
 pub mod money;
 pub mod risk;
