@@ -68,7 +68,9 @@ pub enum Event {
     CriticalAlert { reason: String },
     /// What is known about a market (category, correlation group, settlement time).
     MarketInfo { market: MarketId, meta: MarketMeta },
-    /// A YES price for a market, observed at `observed_at`.
+    /// A YES price for a market, observed at `observed_at`. Creates the market's entry if
+    /// needed, so mark only markets that are held or about to be checked (the state stays
+    /// small); settlement removes the entry.
     Mark {
         market: MarketId,
         yes: Price,

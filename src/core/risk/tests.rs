@@ -1129,3 +1129,30 @@ fn audit_records_serialise_with_a_type_and_context_as_an_object() {
     assert_eq!(v["reasons"][0]["context"]["what"], "market_meta");
     assert_eq!(v["at"], T0_MS);
 }
+
+#[test]
+fn utilisation_reports_the_largest_use_of_each_limit_against_its_amount() {
+    let s = bought(
+        funded(RiskLimits::default()),
+        buy("held", "A", Side::Yes, 10_000, 5_000),
+    ); // $50
+    let s = approved(s, buy("open", "B", Side::Yes, 6_000, 5_000)); // $30 reserved
+    let s = transition(s, BreakerState::Caution, t(0));
+    let rows = s.utilisation();
+    let row = |limit: &str| rows.iter().find(|r| r.limit == limit).unwrap().clone();
+    let size = row("max_position_size_bps");
+    assert_eq!(size.scope.as_deref(), Some("A/yes"));
+    assert_eq!(size.used, Some(dollars(50)));
+    // Half of 5% of $10,000 in CAUTION.
+    assert_eq!(size.allowed, Some(dollars(250)));
+    let group = row("max_market_exposure_bps");
+    assert_eq!(
+        (group.scope.as_deref(), group.used),
+        (Some("G1"), Some(dollars(80)))
+    );
+    let loss = row("max_daily_loss_bps");
+    assert_eq!(
+        (loss.used, loss.allowed),
+        (Some(Usd::ZERO), Some(dollars(300)))
+    );
+}
