@@ -31,6 +31,7 @@ pub struct AuditRecord {
     /// Kind-specific detail. Numbers must be integers (money is fixed-point).
     pub payload: Value,
     /// SHA-256 (64 hex digits) of the evidence bytes in R2_EVIDENCE, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_hash: Option<String>,
 }
 
@@ -40,11 +41,16 @@ pub type AuditReceipt = LeafRecord;
 /// The append did not happen (or cannot be confirmed): the caller's action must not happen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditUnavailable {
-    code: String,
-    detail: String,
+    /// See [`AuditUnavailable::code`].
+    pub code: String,
+    /// What went wrong, for logs (never a secret).
+    pub detail: String,
 }
 
 impl AuditUnavailable {
+    /// The code of a log that could not be reached or did not confirm.
+    pub const CODE: &'static str = "AUDIT_UNAVAILABLE";
+
     fn new(code: impl Into<String>, detail: impl Into<String>) -> Self {
         AuditUnavailable {
             code: code.into(),
@@ -53,7 +59,7 @@ impl AuditUnavailable {
     }
 
     fn unreachable(detail: impl Into<String>) -> Self {
-        AuditUnavailable::new("AUDIT_UNAVAILABLE", detail)
+        AuditUnavailable::new(Self::CODE, detail)
     }
 
     /// Stable code: `AUDIT_UNAVAILABLE` when the log could not be reached or did not confirm,
@@ -159,13 +165,17 @@ struct AppendReply {
 }
 
 /// Appends `records` to the audit log as one atomic batch, in order, with consecutive
-/// sequence numbers; returns their receipts once the log has durably stored them.
+/// sequence numbers; returns their receipts once the log has durably stored them. An empty
+/// `records` appends nothing and returns no receipts.
 ///
 /// On `Err` nothing may be assumed stored and **the caller's action must not happen**.
 pub async fn append(
     env: &Env,
     records: Vec<AuditRecord>,
 ) -> Result<Vec<AuditReceipt>, AuditUnavailable> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
     let kinds: Vec<String> = records.iter().map(|r| r.kind.clone()).collect();
     let result = append_inner(env, records).await;
     if let Err(failure) = &result {

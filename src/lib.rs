@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod objects;
 pub mod obs;
 pub mod outbound;
+pub mod risk_client;
 pub mod store;
 pub mod venues;
 pub mod webcrypto;
@@ -68,3 +69,6 @@ pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let log = obs::Logger::new(ids::random_hex(8), secrets_redactor(&env));
     jobs::run_scheduled(&event.cron(), &env, &log).await;
 }
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod webcrypto_tests;

@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod breaker;
 pub mod money;
 pub mod outbound;
 pub mod redact;
+pub mod risk;

@@ -2,6 +2,7 @@
 
 mod audit;
 mod health;
+mod risk;
 mod status;
 
 use super::error::ApiError;
@@ -22,5 +23,11 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::AdminAuditConsistency => audit::consistency(ctx).await,
         Route::AdminAuditEvents => audit::events(ctx).await,
         Route::AdminAuditNotes => audit::notes(ctx).await,
+        Route::BreakerGet => risk::get_breaker(ctx).await,
+        Route::BreakerTransition => risk::transition(ctx).await,
+        Route::RiskGet => risk::get_risk(ctx).await,
+        Route::RiskLimitsPut => risk::put_limits(ctx).await,
+        Route::RiskCheck => risk::check(ctx).await,
+        Route::RiskDecisions => risk::decisions(ctx).await,
     }
 }
