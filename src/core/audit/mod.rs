@@ -27,6 +27,8 @@ pub mod verify;
 pub mod verify_run;
 
 #[cfg(test)]
+mod bench;
+#[cfg(test)]
 mod probe_vectors;
 
 pub use chain::{chain_genesis, chain_hash, LeafRecord, LogHead, CHAIN_GENESIS_LABEL};

@@ -492,3 +492,116 @@ fn anchoring_without_a_signing_key_fails_loudly_and_auth_failures_are_rate_limit
     assert_eq!(failed[0]["event"]["payload"]["count"], 1);
     assert!(!events.to_string().contains("wrong-token"));
 }
+
+/// One POST that reports a transport failure instead of panicking (the Worker gets killed).
+fn try_post(url: &str, auth: &str, body: &Value) -> Option<(u16, Value)> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build();
+    let result = agent
+        .post(url)
+        .set("authorization", auth)
+        .set("content-type", "application/json")
+        .send_string(&body.to_string());
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(_) => return None,
+    };
+    let status = resp.status();
+    Some((status, resp.into_json().unwrap_or(Value::Null)))
+}
+
+#[test]
+fn a_hard_kill_during_appends_loses_no_acknowledged_event_and_splits_no_batch() {
+    let mut stack = Stack::start(StackConfig::default());
+    let url = stack.url("/admin/audit/notes");
+    let auth = format!("Bearer {}", admin(&stack));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..6)
+        .map(|c| {
+            let (url, auth, stop) = (url.clone(), auth.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for b in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let notes: Vec<String> = (0..3).map(|i| format!("crash {c}-{b}-{i}")).collect();
+                    match try_post(&url, &auth, &json!({ "notes": notes })) {
+                        Some((201, body)) => acknowledged.extend(
+                            body["receipts"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .map(|r| r["seq"].as_u64().unwrap()),
+                        ),
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(2_500));
+    stack.kill_worker_hard();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acknowledged: Vec<u64> = clients
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert!(
+        acknowledged.len() >= 3,
+        "some appends were acknowledged before the kill"
+    );
+    stack.start_again();
+
+    let size = status(&stack)["size"].as_u64().unwrap();
+    // Every acknowledged event survived the crash.
+    assert!(acknowledged.iter().all(|s| *s <= size), "size {size}");
+    // Every batch is whole, in consecutive seqs: no partial batch was committed.
+    let mut texts: Vec<(u64, String)> = Vec::new();
+    let mut from = 1;
+    while from <= size {
+        let page = stack.get(
+            &format!("/admin/audit/events?from={from}&limit=1000"),
+            Some(admin(&stack)),
+        );
+        let page = page.json();
+        for e in page["events"].as_array().unwrap() {
+            texts.push((
+                e["seq"].as_u64().unwrap(),
+                e["event"]["payload"]["text"].as_str().unwrap().to_string(),
+            ));
+        }
+        from += 1000;
+    }
+    assert_eq!(
+        texts.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        (1..=size).collect::<Vec<_>>()
+    );
+    for chunk in texts.chunks(3) {
+        let batch: Vec<&str> = chunk
+            .iter()
+            .map(|(_, t)| t.rsplit_once('-').unwrap().0)
+            .collect();
+        assert_eq!(chunk.len(), 3, "a partial batch at the end: {chunk:?}");
+        assert!(
+            batch.iter().all(|b| *b == batch[0]),
+            "split batch {chunk:?}"
+        );
+        assert!(
+            chunk[0].1.ends_with("-0") && chunk[2].1.ends_with("-2"),
+            "{chunk:?}"
+        );
+    }
+    // The log goes on where it stopped, and it verifies.
+    let r = note(&stack, "after the crash");
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["receipts"][0]["seq"], size + 1);
+    wait_mirrored(&stack, size + 1);
+    let report = verify(&stack, &json!({}));
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], size + 1);
+}
