@@ -26,7 +26,8 @@ pub const OBJECT_NAME: &str = "audit";
 pub struct AuditRecord {
     /// Who caused it: operator identity, `cron:<expression>`, `system`.
     pub actor: String,
-    /// A stable code: `A–Z`, `0–9`, `_` (`BREAKER_TRANSITION`, `RISK_REFUSED`, …).
+    /// A stable code: a letter, then letters, digits, `_`, `.`, `-`; at most 64
+    /// (`OPERATOR_NOTE`, `AUTH_FAILED`, `risk.breaker_transition`, …).
     pub kind: String,
     /// Kind-specific detail. Numbers must be integers (money is fixed-point).
     pub payload: Value,

@@ -33,7 +33,8 @@ pub const MAX_KIND_BYTES: usize = 64;
 pub struct NewEvent {
     /// Who caused it (operator, `cron:…`, `system`). Non-empty, at most [`MAX_ACTOR_BYTES`].
     pub actor: String,
-    /// What happened: a stable code of `A–Z`, `0–9` and `_`, at most [`MAX_KIND_BYTES`].
+    /// What happened: a stable code — an ASCII letter, then letters, digits, `_`, `.` or `-`;
+    /// at most [`MAX_KIND_BYTES`] (`OPERATOR_NOTE`, `risk.breaker_transition`).
     pub kind: String,
     /// Kind-specific detail; JSON whose numbers are integers.
     pub payload: Value,
@@ -129,16 +130,18 @@ pub trait LogStore {
 }
 
 fn check_kind(kind: &str) -> Result<(), AuditError> {
-    let ok = !kind.is_empty()
-        && kind.len() <= MAX_KIND_BYTES
+    let ok = kind.len() <= MAX_KIND_BYTES
+        && kind.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
         && kind
             .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if ok {
         Ok(())
     } else {
         Err(AuditError::EventMalformed {
-            detail: format!("kind must be 1–{MAX_KIND_BYTES} characters of A-Z, 0-9 and _"),
+            detail: format!(
+                "kind must be 1–{MAX_KIND_BYTES} characters: a letter, then letters, digits, _ . -"
+            ),
         })
     }
 }
@@ -433,9 +436,11 @@ pub(crate) mod tests {
         assert_eq!(code(&many), "AUDIT_BATCH_TOO_LARGE");
         for kind in [
             "",
-            "lower",
+            "1ST",
+            "_X",
             "WITH SPACE",
-            "X-Y",
+            "a/b",
+            "é",
             &"K".repeat(MAX_KIND_BYTES + 1),
         ] {
             let mut e = note(1);
@@ -446,6 +451,11 @@ pub(crate) mod tests {
             let mut e = note(1);
             e.actor = actor.into();
             assert_eq!(code(&[e]), "AUDIT_EVENT_MALFORMED", "{actor:?}");
+        }
+        for kind in ["OPERATOR_NOTE", "risk.breaker_transition", "x-y.Z_1"] {
+            let mut e = note(1);
+            e.kind = kind.into();
+            assert!(stage(&state, T0, &[e]).is_ok(), "{kind}");
         }
         let mut big = note(1);
         big.payload = json!({ "text": "x".repeat(MAX_EVENT_BYTES) });

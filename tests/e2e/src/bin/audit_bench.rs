@@ -45,7 +45,10 @@ fn run(
                     let r = send(
                         "POST",
                         &url,
-                        &[("authorization", &auth), ("content-type", "application/json")],
+                        &[
+                            ("authorization", &auth),
+                            ("content-type", "application/json"),
+                        ],
                         Some(body(i).to_string().as_bytes()),
                     );
                     assert_eq!(r.status, 201, "{}", r.text());
@@ -73,7 +76,9 @@ fn single(i: usize) -> Value {
 }
 
 fn batch(i: usize) -> Value {
-    let notes: Vec<String> = (0..100).map(|k| format!("bench batch {i} note {k}")).collect();
+    let notes: Vec<String> = (0..100)
+        .map(|k| format!("bench batch {i} note {k}"))
+        .collect();
     json!({ "notes": notes })
 }
 
@@ -86,8 +91,14 @@ fn main() {
     run(&stack, "/admin/audit/notes", 20, 1, 1, single);
     let (single_rate, single_p50, single_p99) =
         run(&stack, "/admin/audit/notes", single_n, clients, 1, single);
-    let (batch_rate, batch_p50, batch_p99) =
-        run(&stack, "/admin/audit/notes", batches, clients.min(4), 100, batch);
+    let (batch_rate, batch_p50, batch_p99) = run(
+        &stack,
+        "/admin/audit/notes",
+        batches,
+        clients.min(4),
+        100,
+        batch,
+    );
 
     let size = {
         let r = stack.get("/admin/audit/status", Some(&stack.tokens.admin));
