@@ -605,3 +605,27 @@ fn a_hard_kill_during_appends_loses_no_acknowledged_event_and_splits_no_batch() 
     assert_eq!(report["valid"], true, "{report}");
     assert_eq!(report["checked"], size + 1);
 }
+
+#[test]
+fn breaker_transitions_are_audited_with_their_operator() {
+    let stack = Stack::start(StackConfig::default());
+    let r = stack.json(
+        "POST",
+        "/admin/circuit-breaker/transition",
+        &stack.tokens.alice,
+        &json!({"targetState": "CAUTION", "reason": "venue looks slow"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let events = stack.get("/admin/audit/events?from=1&limit=100", Some(admin(&stack)));
+    assert_eq!(events.status, 200, "{}", events.text());
+    let events = events.json();
+    let transition = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["kind"] == "risk.breaker_transition")
+        .unwrap_or_else(|| panic!("no breaker transition in the log: {events}"));
+    assert_eq!(transition["event"]["actor"], "alice");
+    let text = transition["event"]["payload"].to_string();
+    assert!(text.contains("CAUTION"), "{text}");
+}
