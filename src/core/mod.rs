@@ -4,7 +4,11 @@
 pub mod audit;
 pub mod auth;
 pub mod breaker;
+pub mod kalshi_sign;
+pub mod llm;
 pub mod money;
 pub mod outbound;
+pub mod pairs;
+pub mod prob;
 pub mod redact;
 pub mod risk;
