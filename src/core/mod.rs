@@ -7,8 +7,14 @@ pub mod breaker;
 pub mod kalshi_sign;
 pub mod llm;
 pub mod money;
+pub mod orders;
 pub mod outbound;
 pub mod pairs;
+pub mod paper;
 pub mod prob;
 pub mod redact;
 pub mod risk;
+pub mod strategy;
+
+#[cfg(test)]
+mod testkit;
