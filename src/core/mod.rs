@@ -14,6 +14,7 @@ pub mod paper;
 pub mod prob;
 pub mod redact;
 pub mod risk;
+pub mod settlement;
 pub mod strategy;
 
 #[cfg(test)]
