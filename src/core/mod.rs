@@ -18,4 +18,4 @@ pub mod settlement;
 pub mod strategy;
 
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;

@@ -157,9 +157,16 @@ impl OpenPosition {
 /// Why the ledger refused an update; it is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LedgerError {
-    DuplicateFill { fill_id: String },
-    InvalidFill { fill_id: String, field: &'static str },
-    UnsupportedResult { result: String },
+    DuplicateFill {
+        fill_id: String,
+    },
+    InvalidFill {
+        fill_id: String,
+        field: &'static str,
+    },
+    UnsupportedResult {
+        result: String,
+    },
     Overflow,
 }
 

@@ -1,7 +1,14 @@
 use super::*;
 use crate::core::testkit::{days, p, t};
 
-fn fill(id: &str, side: Side, action: Action, contracts: i64, price: i64, fee_cents: i64) -> LedgerFill {
+fn fill(
+    id: &str,
+    side: Side,
+    action: Action,
+    contracts: i64,
+    price: i64,
+    fee_cents: i64,
+) -> LedgerFill {
     LedgerFill {
         fill_id: id.into(),
         client_order_id: format!("c-{id}"),
@@ -31,7 +38,10 @@ fn long_yes_that_wins_pays_a_dollar_per_contract_minus_cost_and_fees() {
         Ledger::replay([&fill("f1", Side::Yes, Action::Buy, 10, 4000, 17)]).unwrap();
     assert!(closed.is_empty());
     assert_eq!(ledger.signed_positions()[&m()], Qty(1_000));
-    let trade = ledger.settle(&m(), Resolution::Yes, days(3)).unwrap().unwrap();
+    let trade = ledger
+        .settle(&m(), Resolution::Yes, days(3))
+        .unwrap()
+        .unwrap();
     assert_eq!(trade.side, Side::Yes);
     assert_eq!(trade.qty, Qty(1_000));
     assert_eq!(trade.entry_cost, dollars(4_000_000));
@@ -42,7 +52,12 @@ fn long_yes_that_wins_pays_a_dollar_per_contract_minus_cost_and_fees() {
     assert_eq!(trade.expected_pnl(), Some(trade.realised_pnl));
     assert_eq!(trade.entries.len(), 1);
     assert_eq!(trade.entries[0].fill_id, "f1");
-    assert_eq!(trade.exit, Exit::Settlement { result: Resolution::Yes });
+    assert_eq!(
+        trade.exit,
+        Exit::Settlement {
+            result: Resolution::Yes
+        }
+    );
     assert_eq!((trade.opened_at, trade.closed_at), (t(0), days(3)));
     assert!(ledger.position(&m()).is_none());
     assert_eq!(ledger.settle(&m(), Resolution::Yes, days(4)).unwrap(), None);
@@ -53,7 +68,10 @@ fn long_yes_that_wins_pays_a_dollar_per_contract_minus_cost_and_fees() {
 fn long_yes_that_loses_loses_cost_and_fees() {
     let (mut ledger, _) =
         Ledger::replay([&fill("f1", Side::Yes, Action::Buy, 10, 4000, 17)]).unwrap();
-    let trade = ledger.settle(&m(), Resolution::No, days(3)).unwrap().unwrap();
+    let trade = ledger
+        .settle(&m(), Resolution::No, days(3))
+        .unwrap()
+        .unwrap();
     assert_eq!(trade.exit_value, Usd::ZERO);
     assert_eq!(trade.realised_pnl, dollars(-4_170_000));
 }
@@ -70,7 +88,10 @@ fn long_no_settles_on_a_no_result_and_reports_as_negative_position() {
     let (mut ledger, _) = Ledger::replay(&fills).unwrap();
     assert_eq!(ledger.signed_positions()[&m()], Qty(-2_500));
     let mut other = ledger.clone();
-    let win = ledger.settle(&m(), Resolution::No, days(1)).unwrap().unwrap();
+    let win = ledger
+        .settle(&m(), Resolution::No, days(1))
+        .unwrap()
+        .unwrap();
     assert_eq!(win.side, Side::No);
     assert_eq!(win.entry_cost, dollars(13_800_000));
     assert_eq!(win.entry_fees, dollars(440_000));
@@ -78,7 +99,10 @@ fn long_no_settles_on_a_no_result_and_reports_as_negative_position() {
     assert_eq!(win.realised_pnl, dollars(10_760_000));
     let ids: Vec<&str> = win.entries.iter().map(|e| e.fill_id.as_str()).collect();
     assert_eq!(ids, ["n1", "n2"]);
-    let loss = other.settle(&m(), Resolution::Yes, days(1)).unwrap().unwrap();
+    let loss = other
+        .settle(&m(), Resolution::Yes, days(1))
+        .unwrap()
+        .unwrap();
     assert_eq!(loss.realised_pnl, dollars(-14_240_000));
 }
 
@@ -100,7 +124,12 @@ fn a_partial_sell_closes_fifo_with_pro_rata_entry_fees() {
     assert_eq!(t1.exit_value, dollars(2_200_000));
     assert_eq!(t1.exit_fees, dollars(70_000));
     assert_eq!(t1.realised_pnl, dollars(462_000));
-    assert_eq!(t1.exit, Exit::Fill { fill_id: "s1".into() });
+    assert_eq!(
+        t1.exit,
+        Exit::Fill {
+            fill_id: "s1".into()
+        }
+    );
     let pos = ledger.position(&m()).unwrap();
     assert_eq!(pos.qty(), Qty(600));
     assert_eq!(pos.lots[0].fee, dollars(102_000));
@@ -160,10 +189,25 @@ fn replayed_or_malformed_fills_and_unsupported_results_are_refused() {
 #[test]
 fn trade_ids_are_deterministic() {
     let fills = [fill("f1", Side::Yes, Action::Buy, 1, 5000, 2)];
-    let a = Ledger::replay(&fills).unwrap().0.settle(&m(), Resolution::Yes, days(1)).unwrap().unwrap();
-    let b = Ledger::replay(&fills).unwrap().0.settle(&m(), Resolution::Yes, days(2)).unwrap().unwrap();
+    let a = Ledger::replay(&fills)
+        .unwrap()
+        .0
+        .settle(&m(), Resolution::Yes, days(1))
+        .unwrap()
+        .unwrap();
+    let b = Ledger::replay(&fills)
+        .unwrap()
+        .0
+        .settle(&m(), Resolution::Yes, days(2))
+        .unwrap()
+        .unwrap();
     assert_eq!(a.trade_id, b.trade_id);
     assert!(a.trade_id.starts_with("trade-"));
-    let c = Ledger::replay(&fills).unwrap().0.settle(&m(), Resolution::No, days(1)).unwrap().unwrap();
+    let c = Ledger::replay(&fills)
+        .unwrap()
+        .0
+        .settle(&m(), Resolution::No, days(1))
+        .unwrap()
+        .unwrap();
     assert_ne!(a.trade_id, c.trade_id);
 }
