@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod breaker;
+pub mod integrity;
 pub mod kalshi_sign;
 pub mod llm;
 pub mod money;
@@ -12,6 +13,7 @@ pub mod outbound;
 pub mod pairs;
 pub mod paper;
 pub mod prob;
+pub mod reconcile;
 pub mod redact;
 pub mod risk;
 pub mod settlement;
