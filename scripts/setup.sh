@@ -13,7 +13,7 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
 fi
 
 want_wb=$(lock_version wasm-bindgen)
-have_wb=$("$WASM_BINDGEN_BIN" --version 2>/dev/null | awk '{print $2}' || true)
+have_wb=$("$WASM_BINDGEN_BIN" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1 || true)
 if [ "$have_wb" != "$want_wb" ]; then
   say "installing wasm-bindgen-cli $want_wb (have: ${have_wb:-none})"
   # --locked fails for wasm-bindgen-cli against this registry; the version pin is what matters.
@@ -21,7 +21,7 @@ if [ "$have_wb" != "$want_wb" ]; then
 fi
 
 want_build=$(lock_version worker)
-have_build=$(worker-build --version 2>/dev/null | awk '{print $2}' || true)
+have_build=$(worker-build --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1 || true)
 if [ "$have_build" != "$want_build" ]; then
   say "installing worker-build $want_build (have: ${have_build:-none})"
   cargo install -q worker-build --version "$want_build" --locked --force >&2
