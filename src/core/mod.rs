@@ -5,3 +5,4 @@ pub mod auth;
 pub mod money;
 pub mod outbound;
 pub mod redact;
+pub mod sql_guard;
