@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, clippy (host and wasm32), host unit tests, wasm-bindgen tests
+# Runs every test: formatting, the secrets checks (secret scan, least authority), the security
+# preflight and its own tests, clippy (host and wasm32), host unit tests, wasm-bindgen tests
 # under Node, the release wasm build, and the end-to-end suite against wrangler dev + the venue
 # simulator on fresh local state. Ends with one summary line; exits non-zero if anything failed.
 #   --long   also runs the long campaigns (when they exist)
@@ -43,6 +44,9 @@ fi
 
 stage fmt cargo fmt --all -- --check
 stage core-purity ./scripts/check-core-purity.sh
+stage secrets ./scripts/test-secrets.sh
+stage preflight ./scripts/preflight.sh
+stage preflight-tests ./scripts/test-preflight.sh
 stage clippy-host cargo clippy --workspace --all-targets --locked -- -D warnings
 stage clippy-wasm cargo clippy --lib --target wasm32-unknown-unknown --locked -- -D warnings
 stage unit cargo test --workspace --exclude paul-p-e2e --locked
