@@ -23,7 +23,8 @@ if [ "$have_wb" != "$want_wb" ]; then
 fi
 
 want_build=$(lock_version worker)
-have_build=$(worker-build --version 2>/dev/null | awk '{print $2}' || true)
+# worker-build prints its bare version ("0.8.7"), hence the last field.
+have_build=$(worker-build --version 2>/dev/null | awk '{print $NF}' || true)
 if [ "$have_build" != "$want_build" ]; then
   say "installing worker-build $want_build (have: ${have_build:-none})"
   cargo install -q worker-build --version "$want_build" --locked --force >&2
