@@ -110,6 +110,9 @@ const STRICT = strict.value === "1";
 const HARD_FAIL = hardFail.value === "1" || Boolean(hardFail.invalid);
 
 report.repository = repositoryState();
+report.tools.cargo = { version: run("cargo", ["--version"]).stdout.trim().split(/\s+/)[1] ?? null };
+report.tools.node = { version: process.versions.node };
+report.tools.npm = { version: run("npm", ["--version"]).stdout.trim() || null };
 
 function repositoryState() {
   const head = run("git", ["rev-parse", "HEAD"]);
