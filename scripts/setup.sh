@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the project needs to build, run and test, offline-safe and idempotent:
 # the wasm32 target, wasm-bindgen-cli at exactly Cargo.lock's wasm-bindgen version, worker-build
-# at the worker crate's version, and the npm tools pinned in package-lock.json.
+# at the worker crate's version, the npm tools pinned in package-lock.json, and the security
+# preflight's cargo-audit and cargo-deny at the versions lib.sh pins (skipped when
+# ENABLE_SECURITY_CHECKS=0; the first install of both takes a while, see README).
 # Quick when everything is already in place.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -32,4 +34,19 @@ if [ ! -f node_modules/.paulp-lock-sum ] || [ "$(cat node_modules/.paulp-lock-su
   say "npm ci (package-lock.json changed or node_modules missing)"
   npm ci --no-audit --no-fund --loglevel=error >&2
   echo "$lock_sum" > node_modules/.paulp-lock-sum
+fi
+
+# The preflight's tools, from crates.io with their own lock files. Only reinstalled when the
+# installed version differs from the pin.
+if [ "${ENABLE_SECURITY_CHECKS:-1}" != "0" ]; then
+  for pin in "audit $CARGO_AUDIT_VERSION" "deny $CARGO_DENY_VERSION"; do
+    read -r tool want <<<"$pin"
+    have=$(cargo "$tool" --version 2>/dev/null | awk '{print $2}' || true)
+    if [ "$have" != "$want" ]; then
+      say "installing cargo-$tool $want (have: ${have:-none}); the first install compiles for minutes"
+      start=$SECONDS
+      cargo install -q --locked "cargo-$tool@$want" --force >&2
+      say "installed cargo-$tool $want in $((SECONDS - start)) s"
+    fi
+  done
 fi

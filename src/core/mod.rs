@@ -8,3 +8,4 @@ pub mod money;
 pub mod outbound;
 pub mod redact;
 pub mod risk;
+pub mod sql_guard;
