@@ -17,6 +17,7 @@ pub mod reconcile;
 pub mod redact;
 pub mod risk;
 pub mod settlement;
+pub mod sql_guard;
 pub mod strategy;
 
 #[cfg(test)]
