@@ -1,8 +1,9 @@
 //! Paul P: the control plane of an autonomous prediction-market trading system.
 //!
 //! This file holds entry points only; see `ARCHITECTURE` in the README for the layout:
-//! `core` (pure logic), `http` (router, auth, routes), `outbound` (the one fetch port),
-//! `obs` (logs), `store` (the D1 gate).
+//! `core` (pure logic), `http` (router, auth, routes), `objects` (Durable Objects), `store`
+//! (the D1 gate; SQLite/D1/R2 adapters), `jobs` (crons), `audit_client` (the write-ahead audit port),
+//! `outbound` (the one fetch port), `obs` (logs).
 
 pub mod audit_client;
 pub mod bindings;
@@ -11,6 +12,7 @@ pub mod clock;
 pub mod core;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod objects;
 pub mod obs;
 pub mod outbound;
@@ -65,11 +67,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let log = obs::Logger::new(ids::random_hex(8), secrets_redactor(&env));
-    // No job is built yet for any cron; the README's "not built yet" list says which will be.
-    log.info(
-        "scheduled",
-        serde_json::json!({"cron": event.cron(), "jobs": []}),
-    );
+    jobs::run_scheduled(&event.cron(), &env, &log).await;
 }
 
 #[cfg(all(test, target_arch = "wasm32"))]
