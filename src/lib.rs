@@ -2,7 +2,7 @@
 //!
 //! This file holds entry points only; see `ARCHITECTURE` in the README for the layout:
 //! `core` (pure logic), `http` (router, auth, routes), `objects` (Durable Objects), `store`
-//! (SQLite/D1/R2 adapters), `jobs` (crons), `audit_client` (the write-ahead audit port),
+//! (the D1 gate; SQLite/D1/R2 adapters), `jobs` (crons), `audit_client` (the write-ahead audit port),
 //! `outbound` (the one fetch port), `obs` (logs).
 
 pub mod audit_client;

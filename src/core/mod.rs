@@ -4,7 +4,21 @@
 pub mod audit;
 pub mod auth;
 pub mod breaker;
+pub mod integrity;
+pub mod kalshi_sign;
+pub mod llm;
 pub mod money;
+pub mod orders;
 pub mod outbound;
+pub mod pairs;
+pub mod paper;
+pub mod prob;
+pub mod reconcile;
 pub mod redact;
 pub mod risk;
+pub mod settlement;
+pub mod sql_guard;
+pub mod strategy;
+
+#[cfg(test)]
+pub(crate) mod testkit;

@@ -1,7 +1,9 @@
-//! Storage adapters: the Durable Object's SQLite tables, D1 and R2, each behind the narrow
-//! interface its callers need. Pure logic never sees these types.
+//! Storage adapters: `d1` is the one gate every D1 statement passes; the Durable Object's SQLite
+//! tables, D1 and R2 adapters each sit behind the narrow interface its callers need. Pure logic
+//! never sees these types.
 
 pub mod anchors;
 pub mod audit_r2;
 pub mod audit_sql;
+pub mod d1;
 pub mod runs;
