@@ -4,7 +4,12 @@
 pub mod audit;
 pub mod auth;
 pub mod breaker;
+pub mod compliance;
+pub mod evidence;
+pub mod ingest;
 pub mod money;
 pub mod outbound;
 pub mod redact;
 pub mod risk;
+pub mod run_audit;
+pub mod time;
