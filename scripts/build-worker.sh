@@ -6,6 +6,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
+# wrangler dev instances started together (tests) must not build at the same time: take a lock,
+# then the stamp check below makes all but the first a no-op.
+mkdir -p build target
+exec 9>target/.build-worker.lock
+flock 9
+
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ]; then dirty=true; else dirty=false; fi
 inputs=$( { echo "$commit"; find src Cargo.toml Cargo.lock -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)

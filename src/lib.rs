@@ -4,6 +4,7 @@
 //! `core` (pure logic), `http` (router, auth, routes), `outbound` (the one fetch port),
 //! `obs` (logs).
 
+pub mod audit_client;
 pub mod bindings;
 pub mod build_info;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod ids;
 pub mod objects;
 pub mod obs;
 pub mod outbound;
+pub mod risk_client;
 pub mod venues;
 pub mod webcrypto;
 

@@ -27,6 +27,12 @@ pub enum Route {
     Health,
     AdminWhoami,
     AdminStatus,
+    BreakerGet,
+    BreakerTransition,
+    RiskGet,
+    RiskLimitsPut,
+    RiskCheck,
+    RiskDecisions,
 }
 
 /// One row of the route table.
@@ -66,6 +72,54 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Admin,
         body: Body::None,
         group: "admin",
+    },
+    RouteSpec {
+        route: Route::BreakerGet,
+        method: "GET",
+        pattern: "/admin/circuit-breaker",
+        access: Access::Admin,
+        body: Body::None,
+        group: "risk",
+    },
+    RouteSpec {
+        route: Route::BreakerTransition,
+        method: "POST",
+        pattern: "/admin/circuit-breaker/transition",
+        access: Access::Admin,
+        body: Body::Json,
+        group: "risk",
+    },
+    RouteSpec {
+        route: Route::RiskGet,
+        method: "GET",
+        pattern: "/admin/risk",
+        access: Access::Admin,
+        body: Body::None,
+        group: "risk",
+    },
+    RouteSpec {
+        route: Route::RiskLimitsPut,
+        method: "PUT",
+        pattern: "/admin/risk/limits",
+        access: Access::Admin,
+        body: Body::Json,
+        group: "risk",
+    },
+    RouteSpec {
+        route: Route::RiskCheck,
+        method: "POST",
+        pattern: "/admin/risk/check",
+        access: Access::Admin,
+        body: Body::Json,
+        group: "risk",
+    },
+    RouteSpec {
+        route: Route::RiskDecisions,
+        method: "GET",
+        pattern: "/admin/risk/decisions",
+        access: Access::Admin,
+        body: Body::None,
+        group: "risk",
     },
 ];
 

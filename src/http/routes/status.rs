@@ -44,11 +44,16 @@ pub async fn status(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
         "R2_EVIDENCE": probe_r2(env, "R2_EVIDENCE").await,
         "R2_AUDIT": probe_r2(env, "R2_AUDIT").await,
     });
+    let breaker = match crate::risk_client::state(env).await {
+        Ok(view) => json!({"state": view["breaker"]["state"], "since": view["breaker"]["since"]}),
+        Err(e) => json!({"state": null, "code": e.code}),
+    };
     json_response(
         200,
         &json!({
             "version": crate::build_info::version(),
             "bindings": bindings,
+            "breaker": breaker,
             "now": crate::clock::now().to_rfc3339(),
         }),
     )

@@ -1,0 +1,109 @@
+//! Circuit breaker and risk routes: thin translations to `RiskGovernor` events.
+
+use crate::core::breaker::{BreakerState, TransitionRequest};
+use crate::core::risk::{parse_limits, Event, OrderIntent};
+use crate::http::{error::ApiError, json_response, RequestCtx};
+use crate::risk_client;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::Response;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TransitionBody {
+    target_state: BreakerState,
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsBody {
+    /// The limits to change; fields not given keep their current value.
+    limits: serde_json::Map<String, Value>,
+    reason: String,
+}
+
+/// `GET /admin/circuit-breaker`
+pub async fn get_breaker(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
+    let view = risk_client::state(ctx.env).await?;
+    json_response(200, &view["breaker"])
+}
+
+/// `POST /admin/circuit-breaker/transition {"targetState","reason"}`
+pub async fn transition(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
+    let body: TransitionBody = ctx.json()?;
+    let event = Event::ManualTransition(TransitionRequest {
+        target: body.target_state,
+        reason: body.reason,
+        actor: ctx.actor(),
+    });
+    let view = risk_client::apply(ctx.env, &ctx.actor(), &event).await?;
+    json_response(200, &view["view"]["breaker"])
+}
+
+/// `GET /admin/risk`: limits and the utilisation of each.
+pub async fn get_risk(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
+    let view = risk_client::state(ctx.env).await?;
+    json_response(
+        200,
+        &json!({
+            "breaker_state": view["breaker"]["state"],
+            "limits": view["limits"],
+            "utilisation": view["utilisation"],
+            "book": view["book"],
+        }),
+    )
+}
+
+/// `PUT /admin/risk/limits {"limits":{…},"reason"}`: tightening applies at once; loosening is
+/// refused with `REQUIRES_TWO_PERSON_APPROVAL`.
+pub async fn put_limits(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
+    let body: LimitsBody = ctx.json()?;
+    let view = risk_client::state(ctx.env).await?;
+    let mut merged = view["limits"].clone();
+    let Some(target) = merged.as_object_mut() else {
+        return Err(ApiError::internal());
+    };
+    for (k, v) in body.limits {
+        target.insert(k, v);
+    }
+    let proposed = parse_limits(&merged.to_string()).map_err(|e| {
+        let details: serde_json::Map<String, Value> = e
+            .details()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        ApiError::new(400, e.code(), e.to_string()).with_details(Value::Object(details))
+    })?;
+    let event = Event::LimitsUpdate {
+        proposed,
+        actor: ctx.actor(),
+        reason: body.reason,
+    };
+    let after = risk_client::apply(ctx.env, &ctx.actor(), &event).await?;
+    json_response(200, &json!({"limits": after["view"]["limits"]}))
+}
+
+/// `POST /admin/risk/check`: an operator's dry run of an order intent through the real check.
+/// An approval holds its reservation for `RISK_DRY_RUN_HOLD_SECS` (default 60 s).
+pub async fn check(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
+    let intent: OrderIntent = ctx.json()?;
+    let verdict = risk_client::check(ctx.env, &ctx.actor(), &intent, true).await?;
+    json_response(200, &verdict)
+}
+
+/// `GET /admin/risk/decisions?limit=`
+pub async fn decisions(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
+    let limit = match ctx.query("limit") {
+        None => 50,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                ApiError::new(400, "INVALID_QUERY", "limit must be an integer in 1..=1000")
+            })?,
+    };
+    let decisions = risk_client::decisions(ctx.env, limit).await?;
+    json_response(200, &decisions)
+}
