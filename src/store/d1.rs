@@ -1,0 +1,203 @@
+//! The D1 adapter every ingestion statement goes through: statement text is `&'static str` (a
+//! constant of the code, never assembled from data), every value is bound, and integers that
+//! D1 cannot carry exactly (beyond ±2^53) are refused rather than rounded.
+//!
+//! Interim: this is the public API of the guarded gate of issue 8 (`Db::open`, `prepare`,
+//! `first`, `all`, `run`, `batch`, `Param`, `DbError`) without its statement check
+//! (`core::sql_guard`, not yet on main). When that gate lands, this file is replaced by it and
+//! nothing else changes.
+
+use crate::http::error::ApiError;
+use crate::obs::Logger;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use std::fmt;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, D1Result, Env};
+
+/// The largest integer a D1 parameter carries exactly (JavaScript numbers are doubles).
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A value bound to a statement parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Param<'a> {
+    Null,
+    /// Must lie within ±[`MAX_SAFE_INTEGER`]; larger values are refused rather than rounded.
+    Int(i64),
+    /// Must be finite. Never for money (money is `Int` fixed-point).
+    Real(f64),
+    Text(&'a str),
+    Bool(bool),
+    Blob(&'a [u8]),
+}
+
+impl Param<'_> {
+    /// Whether D1 can carry the value exactly.
+    pub fn is_exact(&self) -> bool {
+        match *self {
+            Param::Int(v) => (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&v),
+            Param::Real(v) => v.is_finite(),
+            _ => true,
+        }
+    }
+
+    fn to_js(self) -> JsValue {
+        match self {
+            Param::Null => JsValue::NULL,
+            Param::Int(v) => JsValue::from_f64(v as f64),
+            Param::Real(v) => JsValue::from_f64(v),
+            Param::Text(s) => JsValue::from_str(s),
+            Param::Bool(b) => JsValue::from_bool(b),
+            Param::Blob(bytes) => js_sys::Uint8Array::from(bytes).buffer().into(),
+        }
+    }
+}
+
+/// Why a D1 operation did not happen or failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DbError {
+    /// The binding is absent from the environment.
+    Unavailable { binding: &'static str },
+    /// Parameter `index` (0-based) holds a value D1 cannot carry exactly.
+    ValueNotExact { index: usize },
+    /// D1 failed the statement. The message is for logs only.
+    Failed { message: String },
+}
+
+impl DbError {
+    /// Stable code for logs and the error envelope.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DbError::Unavailable { .. } => "DB_UNAVAILABLE",
+            DbError::ValueNotExact { .. } => "DB_VALUE_NOT_EXACT",
+            DbError::Failed { .. } => "DB_FAILED",
+        }
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbError::Unavailable { binding } => write!(f, "DB_UNAVAILABLE: binding={binding}"),
+            DbError::ValueNotExact { index } => write!(f, "DB_VALUE_NOT_EXACT: index={index}"),
+            DbError::Failed { message } => write!(f, "DB_FAILED: {message}"),
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    /// Clients see the code, never D1's message.
+    fn from(e: DbError) -> ApiError {
+        match &e {
+            DbError::Unavailable { .. } => ApiError::unavailable(e.code(), "database unavailable"),
+            DbError::ValueNotExact { .. } | DbError::Failed { .. } => {
+                ApiError::new(500, e.code(), "database operation failed")
+            }
+        }
+    }
+}
+
+fn failed(e: worker::Error) -> DbError {
+    DbError::Failed {
+        message: e.to_string(),
+    }
+}
+
+/// A D1 database for one request or job.
+pub struct Db {
+    inner: D1Database,
+    binding: &'static str,
+    log: Logger,
+}
+
+impl Db {
+    /// Opens `binding` (`"DB"` or `"DB_ANCHOR"`).
+    pub fn open(env: &Env, binding: &'static str, log: &Logger) -> Result<Db, DbError> {
+        let inner = env
+            .d1(binding)
+            .map_err(|_| DbError::Unavailable { binding })?;
+        Ok(Db {
+            inner,
+            binding,
+            log: log.clone(),
+        })
+    }
+
+    /// Binds `params` to `sql`.
+    pub fn prepare(
+        &self,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<D1PreparedStatement, DbError> {
+        if let Some(index) = params.iter().position(|p| !p.is_exact()) {
+            self.log.error(
+                "db_value_not_exact",
+                json!({ "binding": self.binding, "index": index }),
+            );
+            return Err(DbError::ValueNotExact { index });
+        }
+        let values: Vec<JsValue> = params.iter().map(|p| p.to_js()).collect();
+        self.inner.prepare(sql).bind(&values).map_err(failed)
+    }
+
+    /// The first row, if any.
+    pub async fn first<T: DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Option<T>, DbError> {
+        self.prepare(sql, params)?
+            .first::<T>(None)
+            .await
+            .map_err(failed)
+    }
+
+    /// Every row.
+    pub async fn all<T: DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<T>, DbError> {
+        let result = self.prepare(sql, params)?.all().await.map_err(failed)?;
+        if let Some(message) = result.error() {
+            return Err(DbError::Failed { message });
+        }
+        result.results::<T>().map_err(failed)
+    }
+
+    /// Runs a statement for its effect; the number of rows changed.
+    pub async fn run(&self, sql: &'static str, params: &[Param<'_>]) -> Result<usize, DbError> {
+        let result = self.prepare(sql, params)?.run().await.map_err(failed)?;
+        if let Some(message) = result.error() {
+            return Err(DbError::Failed { message });
+        }
+        Ok(result
+            .meta()
+            .map_err(failed)?
+            .and_then(|m| m.changes)
+            .unwrap_or(0))
+    }
+
+    /// Runs statements made by [`Db::prepare`] atomically, in order (D1 has no `BEGIN`).
+    pub async fn batch(
+        &self,
+        statements: Vec<D1PreparedStatement>,
+    ) -> Result<Vec<D1Result>, DbError> {
+        self.inner.batch(statements).await.map_err(failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_beyond_double_precision_are_not_exact() {
+        assert!(Param::Int(MAX_SAFE_INTEGER).is_exact());
+        assert!(Param::Int(-MAX_SAFE_INTEGER).is_exact());
+        assert!(!Param::Int(MAX_SAFE_INTEGER + 1).is_exact());
+        assert!(!Param::Int(i64::MIN).is_exact());
+        assert!(!Param::Real(f64::NAN).is_exact());
+        assert!(Param::Text("x").is_exact());
+    }
+}
