@@ -98,13 +98,14 @@ const LIST: &str = "SELECT hash, source, r2_key, method, endpoint, status, size,
      fetched_at, run_id FROM evidence WHERE (?1 IS NULL OR source = ?1) \
      AND (?2 IS NULL OR fetched_at >= ?2) ORDER BY fetched_at DESC, hash LIMIT ?3";
 const INDEXED_AMONG: &str =
-    "SELECT hash FROM evidence WHERE hash IN (SELECT value FROM json_each(?))";
+    "SELECT hash, size FROM evidence WHERE hash IN (SELECT value FROM json_each(?))";
 const ROWS_AFTER: &str =
     "SELECT hash, r2_key, size FROM evidence WHERE hash > ? ORDER BY hash LIMIT ?";
 
 #[derive(Deserialize)]
-struct HashOnly {
+struct HashSize {
     hash: String,
+    size: i64,
 }
 
 #[derive(Deserialize)]
@@ -119,8 +120,11 @@ struct RowKey {
 pub struct RepairReport {
     pub objects_scanned: u32,
     pub rows_added: u32,
-    /// Blobs whose bytes do not hash to their key (never indexed).
+    /// Blobs whose bytes do not hash to their key: unindexed ones always, indexed ones when
+    /// the pass re-hashes (`verify`). Such a blob is never indexed.
     pub hash_mismatch: Vec<String>,
+    /// Indexed blobs whose size differs from their index row (found without reading them).
+    pub size_mismatch: Vec<String>,
     /// Blobs whose metadata cannot rebuild a row (never indexed with guessed fields).
     pub unindexable: Vec<String>,
     /// Objects under `evidence/` whose key is not an evidence key.
@@ -308,13 +312,15 @@ impl<'a> EvidenceStore<'a> {
     }
 
     /// One repair pass: up to `limit` blobs from `cursor` (indexing any blob without a row,
-    /// after re-hashing it), and up to `limit` rows after `after_hash` (reporting any row
+    /// after re-hashing it; comparing the size of indexed ones with their row, and re-hashing
+    /// them too when `verify`), and up to `limit` rows after `after_hash` (reporting any row
     /// without its blob).
     pub async fn repair_page(
         &self,
         cursor: Option<String>,
         after_hash: Option<String>,
         limit: u32,
+        verify: bool,
     ) -> Result<RepairReport, EvidenceError> {
         let mut report = RepairReport::default();
         let mut listing = self
@@ -337,21 +343,29 @@ impl<'a> EvidenceStore<'a> {
             report.objects_scanned += 1;
             let key = obj.key();
             match evidence::parse_object_key(&key) {
-                Some((_, _, hash)) => keyed.push((key, hash)),
+                Some((_, _, hash)) => keyed.push((key, hash, obj.size())),
                 None => report.unknown_objects.push(key),
             }
         }
-        let hashes: Vec<String> = keyed.iter().map(|(_, h)| h.to_hex()).collect();
+        let hashes: Vec<String> = keyed.iter().map(|(_, h, _)| h.to_hex()).collect();
         let hashes_json = serde_json::to_string(&hashes).unwrap_or_else(|_| "[]".into());
-        let indexed: std::collections::HashSet<String> = self
+        let indexed: std::collections::HashMap<String, i64> = self
             .db
-            .all::<HashOnly>(INDEXED_AMONG, &[Param::Text(&hashes_json)])
+            .all::<HashSize>(INDEXED_AMONG, &[Param::Text(&hashes_json)])
             .await?
             .into_iter()
-            .map(|r| r.hash)
+            .map(|r| (r.hash, r.size))
             .collect();
-        for (key, hash) in keyed {
-            if indexed.contains(&hash.to_hex()) {
+        for (key, hash, size) in keyed {
+            if let Some(row_size) = indexed.get(&hash.to_hex()) {
+                if *row_size != size as i64 {
+                    report.size_mismatch.push(key);
+                } else if verify {
+                    let bytes = self.bytes(&key).await?.unwrap_or_default();
+                    if EvidenceHash::of(&bytes) != hash {
+                        report.hash_mismatch.push(key);
+                    }
+                }
                 continue;
             }
             let Some(obj) = self.bucket.get(&key).execute().await.map_err(bucket_err)? else {

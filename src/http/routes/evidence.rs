@@ -167,10 +167,14 @@ struct RepairBody {
     after_hash: Option<String>,
     #[serde(default)]
     limit: Option<u32>,
+    /// Also re-hash every indexed blob of the pass (reads them all).
+    #[serde(default)]
+    verify: bool,
 }
 
-/// `POST /admin/evidence-repair {"cursor"?, "after_hash"?, "limit"?}`: one repair pass (see
-/// `store::evidence`); call again with `next_cursor` / `next_after_hash` until both are null.
+/// `POST /admin/evidence-repair {"cursor"?, "after_hash"?, "limit"?, "verify"?}`: one repair
+/// pass (see `store::evidence`); call again with `next_cursor` / `next_after_hash` until both
+/// are null.
 pub async fn repair(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     let body: RepairBody = if ctx.body.is_null() {
         RepairBody::default()
@@ -193,12 +197,13 @@ pub async fn repair(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     let db = Db::open(ctx.env, "DB", ctx.log)?;
     let store = EvidenceStore::open(ctx.env, &db)?;
     let report = store
-        .repair_page(body.cursor, body.after_hash, limit)
+        .repair_page(body.cursor, body.after_hash, limit, body.verify)
         .await?;
     ctx.log.info(
         "evidence_repair",
         json!({"operator": ctx.actor(), "rows_added": report.rows_added,
-               "hash_mismatch": report.hash_mismatch.len(), "rows_without_blob": report.rows_without_blob.len()}),
+               "hash_mismatch": report.hash_mismatch.len(), "size_mismatch": report.size_mismatch.len(),
+               "rows_without_blob": report.rows_without_blob.len()}),
     );
     json_response(200, &json!(report))
 }
