@@ -44,7 +44,7 @@ for r in lat["latency"]:
     print(f"| `{r['route']}` | {r['requests_per_round']} × {r['rounds']} | {r['concurrency']} | "
           f"{r['p50_ms_median']:.2f} | {r['p99_ms_median']:.2f} | {r['throughput_rps_median']:.0f} |")
 ratio = lat["latency"][1]["p50_ms_median"] / lat["latency"][0]["p50_ms_median"]
-print(f"\n`/admin/status` p50 is {ratio:.1f}× `/health` p50 (it authenticates and probes D1 twice and R2 twice).")
+print(f"\n`/admin/status` p50 is {ratio:.1f}× `/health` p50 (it authenticates, probes D1 twice and R2 twice, and reads the risk governor).")
 print(f"First request after start: {first:.1f} ms.")
 PY
 say "wrote BENCHMARKS.md"

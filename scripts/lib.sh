@@ -27,3 +27,19 @@ wait_http() {
   done
   return 1
 }
+
+# Security tools, pinned: ./scripts/setup.sh installs exactly these, the preflight checks them.
+export CARGO_AUDIT_VERSION=0.22.2
+export CARGO_DENY_VERSION=0.20.2
+
+# The offline RustSec snapshot: $ADVISORY_DB, else ../shared/advisory-db next to the repository
+# (for a linked git worktree: next to the main checkout). Prints nothing if none exists.
+advisory_db_path() {
+  if [ -n "${ADVISORY_DB:-}" ]; then echo "$ADVISORY_DB"; return; fi
+  local candidate common
+  candidate="$ROOT/../shared/advisory-db"
+  if [ ! -d "$candidate" ] && common=$(git -C "$ROOT" rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
+    candidate="$(dirname "$common")/../shared/advisory-db"
+  fi
+  if [ -d "$candidate" ]; then (cd "$candidate" && pwd); fi
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, clippy (host and wasm32), host unit tests, wasm-bindgen tests
-# under Node, the release wasm build, and the end-to-end suite against wrangler dev + the venue
-# simulator on fresh local state. Ends with one summary line; exits non-zero if anything failed.
+# Runs every test: formatting, the secrets checks (secret scan, least authority), the security
+# preflight and its own tests, clippy (host and wasm32), host unit tests, wasm-bindgen tests
+# under Node, the release wasm build, `deploy.sh --dry-run`, and the end-to-end suite against
+# wrangler dev + the venue simulator on fresh local state. Ends with one summary line; exits
+# non-zero if anything failed.
 #   --long   also runs the long campaigns (when they exist)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -43,6 +45,9 @@ fi
 
 stage fmt cargo fmt --all -- --check
 stage core-purity ./scripts/check-core-purity.sh
+stage secrets ./scripts/test-secrets.sh
+stage preflight ./scripts/preflight.sh
+stage preflight-tests ./scripts/test-preflight.sh
 stage clippy-host cargo clippy --workspace --all-targets --locked -- -D warnings
 stage clippy-wasm cargo clippy --lib --target wasm32-unknown-unknown --locked -- -D warnings
 stage unit cargo test --workspace --exclude paul-p-e2e --locked
@@ -53,6 +58,8 @@ if [[ " ${failed_stages[*]} " == *" build "* ]]; then
   say "skipping end-to-end: the Worker did not build"
   failed_stages+=("e2e(skipped)")
 else
+  # Everything deploy.sh does before touching Cloudflare (offline): preflight, build, bundle size.
+  stage deploy-dry-run ./scripts/deploy.sh --dry-run
   # The e2e harness starts its own simulator and wrangler dev instances on free loopback ports
   # with fresh state; running it in its own session lets us reap anything left behind.
   e2e() {

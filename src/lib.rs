@@ -2,7 +2,7 @@
 //!
 //! This file holds entry points only; see `ARCHITECTURE` in the README for the layout:
 //! `core` (pure logic), `http` (router, auth, routes), `outbound` (the one fetch port),
-//! `obs` (logs).
+//! `obs` (logs), `store` (the D1 gate).
 
 pub mod audit_client;
 pub mod bindings;

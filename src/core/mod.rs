@@ -12,4 +12,5 @@ pub mod outbound;
 pub mod redact;
 pub mod risk;
 pub mod run_audit;
+pub mod sql_guard;
 pub mod time;

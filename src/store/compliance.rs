@@ -289,3 +289,31 @@ pub async fn record_drops(
     }
     db.batch(statements).await.map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_passes_the_d1_gate_with_its_parameter_count() {
+        for (sql, bound) in [
+            (SOURCES, 0),
+            (SOURCES_FULL, 0),
+            (SOURCE_STATUS, 1),
+            (UPDATE_SOURCE, 7),
+            (INSERT_SOURCE_CHANGE, 9),
+            (RULES, 0),
+            (RULES_FULL, 0),
+            (DELETE_RULES, 0),
+            (INSERT_RULE, 8),
+            (INSERT_RULE_SET, 5),
+            (LATEST_RULE_SET, 0),
+            (DROPS_RECORDED, 3),
+            (INSERT_DROP, 9),
+        ] {
+            if let Err(e) = crate::core::sql_guard::check_bound(sql, bound) {
+                panic!("{e}: {sql}");
+            }
+        }
+    }
+}

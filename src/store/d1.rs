@@ -1,12 +1,14 @@
-//! The D1 adapter every ingestion statement goes through: statement text is `&'static str` (a
-//! constant of the code, never assembled from data), every value is bound, and integers that
-//! D1 cannot carry exactly (beyond ±2^53) are refused rather than rounded.
+//! The one gate to D1. Every operational statement is prepared here: its text passes
+//! [`core::sql_guard`](crate::core::sql_guard) first (one SELECT/INSERT/UPDATE/DELETE, bound
+//! parameters only, no PRAGMA/DDL/ATTACH/…), and every value is bound, never spliced. Statement
+//! text is `&'static str`, so it is a constant of the code and cannot be assembled from request
+//! data. No other module opens a D1 binding (`scripts/check-least-authority.sh` checks it).
 //!
-//! Interim: this is the public API of the guarded gate of issue 8 (`Db::open`, `prepare`,
-//! `first`, `all`, `run`, `batch`, `Param`, `DbError`) without its statement check
-//! (`core::sql_guard`, not yet on main). When that gate lands, this file is replaced by it and
-//! nothing else changes.
+//! `SECURITY_DB_GUARDRAILS=0` is for maintenance only: statements the gate would refuse then
+//! run, and each opening of a database logs a warning (auditing such requests comes with the
+//! audit log).
 
+use crate::core::sql_guard::{self, Guardrails, SqlGuardError};
 use crate::http::error::ApiError;
 use crate::obs::Logger;
 use serde::de::DeserializeOwned;
@@ -14,6 +16,9 @@ use serde_json::json;
 use std::fmt;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env};
+
+/// The setting that turns the gate off (`0`) for maintenance.
+pub const GUARDRAILS_SETTING: &str = "SECURITY_DB_GUARDRAILS";
 
 /// The largest integer a D1 parameter carries exactly (JavaScript numbers are doubles).
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -58,6 +63,8 @@ impl Param<'_> {
 pub enum DbError {
     /// The binding is absent from the environment.
     Unavailable { binding: &'static str },
+    /// The gate refused the statement.
+    Forbidden(SqlGuardError),
     /// Parameter `index` (0-based) holds a value D1 cannot carry exactly.
     ValueNotExact { index: usize },
     /// D1 failed the statement. The message is for logs only.
@@ -69,6 +76,7 @@ impl DbError {
     pub fn code(&self) -> &'static str {
         match self {
             DbError::Unavailable { .. } => "DB_UNAVAILABLE",
+            DbError::Forbidden(e) => e.code(),
             DbError::ValueNotExact { .. } => "DB_VALUE_NOT_EXACT",
             DbError::Failed { .. } => "DB_FAILED",
         }
@@ -79,6 +87,7 @@ impl fmt::Display for DbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DbError::Unavailable { binding } => write!(f, "DB_UNAVAILABLE: binding={binding}"),
+            DbError::Forbidden(e) => e.fmt(f),
             DbError::ValueNotExact { index } => write!(f, "DB_VALUE_NOT_EXACT: index={index}"),
             DbError::Failed { message } => write!(f, "DB_FAILED: {message}"),
         }
@@ -86,10 +95,12 @@ impl fmt::Display for DbError {
 }
 
 impl From<DbError> for ApiError {
-    /// Clients see the code, never D1's message.
+    /// Clients see the code (and a refusal's reason), never D1's message.
     fn from(e: DbError) -> ApiError {
         match &e {
             DbError::Unavailable { .. } => ApiError::unavailable(e.code(), "database unavailable"),
+            DbError::Forbidden(g) => ApiError::new(500, e.code(), "statement refused")
+                .with_details(json!({ "reason": g.reason() })),
             DbError::ValueNotExact { .. } | DbError::Failed { .. } => {
                 ApiError::new(500, e.code(), "database operation failed")
             }
@@ -103,37 +114,58 @@ fn failed(e: worker::Error) -> DbError {
     }
 }
 
-/// A D1 database for one request or job.
+/// A D1 database behind the gate, for one request or job.
 pub struct Db {
     inner: D1Database,
     binding: &'static str,
+    guardrails: Guardrails,
     log: Logger,
 }
 
 impl Db {
-    /// Opens `binding` (`"DB"` or `"DB_ANCHOR"`).
+    /// Opens `binding` (`"DB"` or `"DB_ANCHOR"`) and reads `SECURITY_DB_GUARDRAILS`; when the gate
+    /// is off, says so in the log.
     pub fn open(env: &Env, binding: &'static str, log: &Logger) -> Result<Db, DbError> {
         let inner = env
             .d1(binding)
             .map_err(|_| DbError::Unavailable { binding })?;
+        let setting = crate::bindings::var(env, GUARDRAILS_SETTING);
+        let guardrails = Guardrails::from_setting(setting.as_deref());
+        if guardrails == Guardrails::Off {
+            log.warn(
+                "db_guardrails_off",
+                json!({ "binding": binding, "setting": GUARDRAILS_SETTING }),
+            );
+        }
         Ok(Db {
             inner,
             binding,
+            guardrails,
             log: log.clone(),
         })
     }
 
-    /// Binds `params` to `sql`.
+    /// Checks `sql` and binds `params` (exactly as many as the statement's placeholders).
     pub fn prepare(
         &self,
         sql: &'static str,
         params: &[Param<'_>],
     ) -> Result<D1PreparedStatement, DbError> {
+        match (sql_guard::check_bound(sql, params.len()), self.guardrails) {
+            (Ok(_), _) => {}
+            (Err(e), Guardrails::On) => {
+                self.log.error(
+                    "db_statement_forbidden",
+                    json!({ "binding": self.binding, "detail": e.to_string() }),
+                );
+                return Err(DbError::Forbidden(e));
+            }
+            (Err(e), Guardrails::Off) => self.log.warn(
+                "db_statement_unguarded",
+                json!({ "binding": self.binding, "detail": e.to_string() }),
+            ),
+        }
         if let Some(index) = params.iter().position(|p| !p.is_exact()) {
-            self.log.error(
-                "db_value_not_exact",
-                json!({ "binding": self.binding, "index": index }),
-            );
             return Err(DbError::ValueNotExact { index });
         }
         let values: Vec<JsValue> = params.iter().map(|p| p.to_js()).collect();
@@ -198,6 +230,23 @@ mod tests {
         assert!(!Param::Int(MAX_SAFE_INTEGER + 1).is_exact());
         assert!(!Param::Int(i64::MIN).is_exact());
         assert!(!Param::Real(f64::NAN).is_exact());
+        assert!(!Param::Real(f64::INFINITY).is_exact());
+        assert!(Param::Real(0.25).is_exact());
         assert!(Param::Text("x").is_exact());
+    }
+
+    #[test]
+    fn a_refusal_reaches_the_client_as_its_code_and_reason_only() {
+        let e = DbError::Forbidden(sql_guard::check_statement("DROP TABLE runs").unwrap_err());
+        let api: ApiError = e.into();
+        assert_eq!(api.status, 500);
+        assert_eq!(api.code, "DB_STATEMENT_FORBIDDEN");
+        assert_eq!(api.details["reason"], "forbidden_keyword");
+        let api: ApiError = DbError::Failed {
+            message: "no such table: secret_stuff".into(),
+        }
+        .into();
+        assert_eq!(api.code, "DB_FAILED");
+        assert!(!api.body().to_string().contains("secret_stuff"));
     }
 }

@@ -418,3 +418,23 @@ impl<'a> EvidenceStore<'a> {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_passes_the_d1_gate_with_its_parameter_count() {
+        for (sql, bound) in [
+            (SELECT_ROW, 1),
+            (INSERT_ROW, 10),
+            (LIST, 3),
+            (INDEXED_AMONG, 1),
+            (ROWS_AFTER, 2),
+        ] {
+            if let Err(e) = crate::core::sql_guard::check_bound(sql, bound) {
+                panic!("{e}: {sql}");
+            }
+        }
+    }
+}

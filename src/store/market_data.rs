@@ -84,3 +84,23 @@ pub async fn quotes(db: &Db, venue: &str, market_ids: &[String]) -> Result<Vec<Q
     db.all::<Quote>(QUOTES, &[Param::Text(venue), Param::Text(&ids)])
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_passes_the_d1_gate_with_its_parameter_count() {
+        for (sql, bound) in [
+            (DELETE_MARKETS, 2),
+            (DELETE_PRICES, 2),
+            (DELETE_BOOKS, 2),
+            (DELETE_EVENTS, 1),
+            (QUOTES, 2),
+        ] {
+            if let Err(e) = crate::core::sql_guard::check_bound(sql, bound) {
+                panic!("{e}: {sql}");
+            }
+        }
+    }
+}

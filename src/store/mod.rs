@@ -1,5 +1,5 @@
-//! Adapters to the Worker's storage bindings: `d1` is the one way to D1; the others speak for
-//! one area each (evidence, compliance, market data, runs).
+//! Adapters to the Worker's storage bindings. `d1` is the one gate every D1 statement passes;
+//! the others speak for one area each (evidence, compliance, market data, runs) through it.
 
 pub mod compliance;
 pub mod d1;

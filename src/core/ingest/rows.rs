@@ -488,6 +488,19 @@ mod tests {
     }
 
     #[test]
+    fn every_upsert_text_passes_the_d1_gate_within_one_hundred_parameters() {
+        for table in [&KALSHI_EVENTS, &MARKETS, &MARKET_PRICES, &ORDERBOOKS] {
+            for rows in 1..=table.rows_per_statement() {
+                let bound = rows * table.columns.len();
+                assert!(bound <= crate::core::ingest::batch::MAX_BOUND_PARAMS);
+                if let Err(e) = crate::core::sql_guard::check_bound(table.sql(rows), bound) {
+                    panic!("{}: {e}", table.name);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_builder_fills_exactly_its_tables_columns() {
         let page = parse_markets_page(MARKETS_PAGE.as_bytes()).unwrap();
         let ev = events();

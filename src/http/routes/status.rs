@@ -1,6 +1,8 @@
 //! `GET /admin/whoami` and `GET /admin/status`.
 
 use crate::http::{error::ApiError, json_response, RequestCtx};
+use crate::obs::Logger;
+use crate::store::d1::Db;
 use serde_json::{json, Value};
 use worker::{Env, Response};
 
@@ -15,10 +17,11 @@ pub fn whoami(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     )
 }
 
-async fn probe_d1(env: &Env, binding: &str) -> Value {
+async fn probe_d1(env: &Env, binding: &'static str, log: &Logger) -> Value {
     let result = async {
-        let db = env.d1(binding)?;
-        db.prepare("SELECT 1 AS ok").first::<Value>(None).await
+        Db::open(env, binding, log)?
+            .first::<Value>("SELECT 1 AS ok", &[])
+            .await
     }
     .await;
     match result {
@@ -39,8 +42,8 @@ async fn probe_r2(env: &Env, binding: &str) -> Value {
 pub async fn status(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     let env = ctx.env;
     let bindings = json!({
-        "DB": probe_d1(env, "DB").await,
-        "DB_ANCHOR": probe_d1(env, "DB_ANCHOR").await,
+        "DB": probe_d1(env, "DB", ctx.log).await,
+        "DB_ANCHOR": probe_d1(env, "DB_ANCHOR", ctx.log).await,
         "R2_EVIDENCE": probe_r2(env, "R2_EVIDENCE").await,
         "R2_AUDIT": probe_r2(env, "R2_AUDIT").await,
     });
