@@ -105,6 +105,25 @@ fn repair_all(stack: &Stack) -> (u64, u64, Vec<Value>, Vec<Value>) {
     }
 }
 
+/// Every event of the audit log, following `next`.
+fn audit_events(stack: &Stack) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut from = 1u64;
+    loop {
+        let r = stack.get(
+            &format!("/admin/audit/events?from={from}&limit=1000"),
+            Some(&stack.tokens.admin),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        out.extend(v["events"].as_array().cloned().unwrap_or_default());
+        match v["next"].as_u64() {
+            Some(n) => from = n,
+            None => return out,
+        }
+    }
+}
+
 fn sim_requests(stack: &Stack, prefix: &str) -> usize {
     let r = stack.sim(
         "GET",
@@ -553,25 +572,33 @@ fn a_blocked_entity_is_absent_from_d1_and_its_drop_is_audited() {
         drops.iter().all(|d| d["seq"].as_i64().unwrap_or(0) > 0),
         "{drops:?}"
     );
-    let audit = stack.get(
-        "/admin/audit/events?from=1&limit=1000",
-        Some(&stack.tokens.admin),
-    );
-    assert_eq!(audit.status, 200, "{}", audit.text());
-    let events = audit.json()["events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let events = audit_events(&stack);
+    for d in &drops {
+        let seq = d["seq"].as_u64().unwrap();
+        let e = events
+            .iter()
+            .find(|e| e["seq"] == seq)
+            .unwrap_or_else(|| panic!("no audit event {seq}"));
+        assert_eq!(e["event"]["kind"], "COMPLIANCE_ENTITY_DROPPED", "{e}");
+        assert_eq!(e["event"]["actor"], "system:ingest");
+        assert_eq!(e["event"]["payload"]["entity_key"], d["k"], "{e}");
+        assert_eq!(e["event"]["evidence_hash"], d["h"], "{e}");
+    }
     for key in [TICKER, poly.as_str()] {
         assert!(
             events
                 .iter()
-                .any(|e| e["kind"] == "COMPLIANCE_ENTITY_DROPPED"
-                    && e["payload"]["entity_key"] == key
-                    && e["evidence_hash"].is_string()),
+                .any(|e| e["event"]["payload"]["entity_key"] == key),
             "no audited drop of {key}"
         );
     }
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"]["kind"] == "COMPLIANCE_RULES_REPLACED"
+                && e["event"]["actor"] == "bob"),
+        "the rule change is audited with its operator"
+    );
 
     // The same responses again: the drops are not appended twice.
     run_now(&stack, &json!({}));
