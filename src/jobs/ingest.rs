@@ -544,7 +544,7 @@ impl Run<'_> {
                     rule_id: rule.id.clone(),
                     rules_version: self.rules.version().to_string(),
                     run_id: self.run_id.to_string(),
-                    audit_seq: Some(receipt.seq),
+                    audit_seq: Some(receipt.seq.get()),
                 })
                 .collect();
             if let Err(e) =

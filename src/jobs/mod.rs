@@ -5,6 +5,8 @@
 //! one `run_steps` row per finished step (which doubles as the heartbeat), and at the end the
 //! run-audit JSONL in R2_AUDIT (`runs/{yyyy-mm-dd}/{run_id}.jsonl`).
 
+pub mod anchor;
+pub mod audit_verify;
 pub mod fetch;
 pub mod ingest;
 
@@ -36,6 +38,15 @@ pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logge
                     json!({"job": ingest::JOB, "cron": cron, "code": e.code(), "detail": e.to_string()}),
                 ),
             }
+        }
+        anchor::CRON => anchor::run(env, log).await,
+        audit_verify::CRON => {
+            audit_verify::start_daily(env, log).await;
+            // The profitability gate and the daily reports share this cron; not built yet.
+            log.info(
+                "scheduled",
+                json!({"cron": cron, "not_built": ["gate", "reports"]}),
+            );
         }
         _ => log.info("scheduled", json!({"cron": cron, "jobs": []})),
     }

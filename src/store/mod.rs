@@ -1,6 +1,9 @@
 //! Adapters to the Worker's storage bindings. `d1` is the one gate every D1 statement passes;
 //! the others speak for one area each (evidence, compliance, market data, runs) through it.
 
+pub mod anchors;
+pub mod audit_r2;
+pub mod audit_sql;
 pub mod compliance;
 pub mod d1;
 pub mod evidence;

@@ -295,3 +295,47 @@ mod tests {
         }
     }
 }
+
+const RECORD_FINISHED: &str = "INSERT INTO runs (run_id, job, trigger, started_at, ended_at, \
+     status, detail) VALUES (?, ?, ?, ?, ?, ?, ?) \
+     ON CONFLICT (run_id) DO UPDATE SET ended_at = excluded.ended_at, \
+     status = excluded.status, detail = excluded.detail WHERE runs.status <> 'SUCCESS'";
+const LATEST_OF_JOB: &str = "SELECT run_id, job, trigger, started_at, ended_at, status, detail, \
+     scheduled_at, heartbeat_at, attempt, audit_key FROM runs WHERE job = ? \
+     ORDER BY started_at DESC LIMIT 1";
+
+/// Records a finished one-step run (the audit jobs). A run id seen before keeps a `SUCCESS`: a
+/// re-delivered cron that finds its work done (`SKIPPED`) or fails afterwards does not hide that
+/// it succeeded.
+#[allow(clippy::too_many_arguments)]
+pub async fn record(
+    db: &Db,
+    run_id: &str,
+    job: &str,
+    trigger: &str,
+    started_at: &str,
+    ended_at: &str,
+    status: crate::core::run_audit::RunStatus,
+    detail: &serde_json::Value,
+) -> Result<(), DbError> {
+    let detail = detail.to_string();
+    db.run(
+        RECORD_FINISHED,
+        &[
+            Param::Text(run_id),
+            Param::Text(job),
+            Param::Text(trigger),
+            Param::Text(started_at),
+            Param::Text(ended_at),
+            Param::Text(status.as_str()),
+            Param::Text(&detail),
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The most recently started run of `job`.
+pub async fn latest(db: &Db, job: &str) -> Result<Option<RunRow>, DbError> {
+    db.first::<RunRow>(LATEST_OF_JOB, &[Param::Text(job)]).await
+}
