@@ -52,6 +52,11 @@ pub enum Route {
     IngestRun,
     RunsList,
     RunGet,
+    PairsPropose,
+    PairsList,
+    PairAssess,
+    PairApprove,
+    PairReject,
 }
 
 /// One row of the route table.
@@ -291,6 +296,46 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Admin,
         body: Body::None,
         group: "runs",
+    },
+    RouteSpec {
+        route: Route::PairsPropose,
+        method: "POST",
+        pattern: "/admin/pairs",
+        access: Access::Admin,
+        body: Body::Json,
+        group: "pairs",
+    },
+    RouteSpec {
+        route: Route::PairsList,
+        method: "GET",
+        pattern: "/admin/pairs",
+        access: Access::Admin,
+        body: Body::None,
+        group: "pairs",
+    },
+    RouteSpec {
+        route: Route::PairAssess,
+        method: "POST",
+        pattern: "/admin/pairs/{id}/assess",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "pairs",
+    },
+    RouteSpec {
+        route: Route::PairApprove,
+        method: "POST",
+        pattern: "/admin/pairs/{id}/approve",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "pairs",
+    },
+    RouteSpec {
+        route: Route::PairReject,
+        method: "POST",
+        pattern: "/admin/pairs/{id}/reject",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "pairs",
     },
 ];
 

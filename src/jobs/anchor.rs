@@ -13,10 +13,10 @@ use crate::core::audit::{
     anchor_genesis, open_checkpoint, sign_checkpoint, AuditError, Checkpoint, Hash32, NoteSigner,
     NoteVerifier,
 };
+use crate::core::run_audit::RunStatus;
 use crate::obs::Logger;
 use crate::store::anchors::{self, AnchorRow, NewAnchor};
 use crate::store::audit_r2::{self, PutOnce};
-use crate::core::run_audit::RunStatus;
 use crate::store::d1::Db;
 use crate::store::runs;
 use serde_json::{json, Value};

@@ -4,8 +4,8 @@
 //! `GET /admin/audit/status` as the last full verification.
 
 use crate::audit_client;
-use crate::obs::Logger;
 use crate::core::run_audit::RunStatus;
+use crate::obs::Logger;
 use crate::store::d1::Db;
 use crate::store::runs;
 use serde_json::json;

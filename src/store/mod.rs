@@ -8,6 +8,7 @@ pub mod compliance;
 pub mod d1;
 pub mod evidence;
 pub mod market_data;
+pub mod pairs;
 pub mod runs;
 
 use d1::Param;

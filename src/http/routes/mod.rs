@@ -5,6 +5,7 @@ mod compliance;
 mod evidence;
 mod health;
 mod ingest;
+mod pairs;
 mod risk;
 mod status;
 
@@ -43,5 +44,10 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::IngestRun => ingest::run(ctx).await,
         Route::RunsList => ingest::list(ctx).await,
         Route::RunGet => ingest::get(ctx).await,
+        Route::PairsPropose => pairs::propose(ctx).await,
+        Route::PairsList => pairs::list(ctx).await,
+        Route::PairAssess => pairs::reassess(ctx).await,
+        Route::PairApprove => pairs::approve(ctx).await,
+        Route::PairReject => pairs::reject(ctx).await,
     }
 }

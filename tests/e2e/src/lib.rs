@@ -278,6 +278,10 @@ impl Stack {
             ("POLYMARKET_CLOB_URL".into(), format!("{sim_base}/clob")),
             ("POLYMARKET_DATA_URL".into(), format!("{sim_base}/data")),
             ("ANTHROPIC_BASE_URL".into(), format!("{sim_base}/anthropic")),
+            (
+                "ANTHROPIC_API_KEY".into(),
+                format!("e2e-{}", random_token()),
+            ),
             ("CF_ACCESS_TEAM_DOMAIN".into(), sim_base.clone()),
             ("CF_ACCESS_AUD".into(), access_aud.clone()),
             ("AUDIT_SIGNING_KEY".into(), random_signing_key()),
