@@ -4,7 +4,7 @@
 
 use paul_p_e2e::{Stack, StackConfig, SIMULATED_SOURCES};
 use serde_json::{json, Value};
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// A recorded Kalshi market the simulator always serves.
 const TICKER: &str = "KXNFLGAME-26OCT08TBDAL-DAL";
@@ -26,6 +26,13 @@ fn stack() -> &'static Stack {
         assert_eq!(r.status, 200, "ingest: {}", r.text());
         stack
     })
+}
+
+/// The simulator's grade rules are one global table (`PUT` replaces it): tests that grade run
+/// one at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The `n`-th ingested Polymarket condition id (a distinct pair per test).
@@ -70,6 +77,7 @@ fn review(stack: &Stack, token: &str, id: &str, action: &str, notes: &str) -> pa
 #[test]
 fn a_pair_graded_identical_is_approved_by_the_reviewing_operator_with_llm_evidence() {
     let stack = stack();
+    let _serial = serial();
     let condition = condition_id(stack, 0);
     grade(stack, &condition, json!("identical"));
     let pair = propose(stack, &condition);
@@ -135,6 +143,7 @@ fn a_pair_graded_identical_is_approved_by_the_reviewing_operator_with_llm_eviden
 #[test]
 fn an_llm_error_or_garbage_answer_never_approves_a_pair() {
     let stack = stack();
+    let _serial = serial();
     let condition = condition_id(stack, 1);
     grade(
         stack,
