@@ -5,6 +5,7 @@
 //! (SQLite/D1/R2 adapters), `jobs` (crons), `audit_client` (the write-ahead audit port),
 //! `outbound` (the one fetch port), `obs` (logs).
 
+pub mod anthropic_client;
 pub mod audit_client;
 pub mod bindings;
 pub mod build_info;

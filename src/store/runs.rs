@@ -270,32 +270,6 @@ pub async fn get_audit(env: &Env, key: &str) -> Result<Option<String>, String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_statement_passes_the_d1_gate_with_its_parameter_count() {
-        for (sql, bound) in [
-            (INSERT_RUN, 5),
-            (SELECT_RUN, 1),
-            (TAKE_OVER, 4),
-            (CLEAR_STEPS, 1),
-            (UPSERT_STEP, 11),
-            (HEARTBEAT, 3),
-            (FINISH, 7),
-            (LIST, 2),
-            (STEPS, 1),
-            (ACQUIRE_LEASE, 4),
-            (RELEASE_LEASE, 2),
-        ] {
-            if let Err(e) = crate::core::sql_guard::check_bound(sql, bound) {
-                panic!("{e}: {sql}");
-            }
-        }
-    }
-}
-
 const RECORD_FINISHED: &str = "INSERT INTO runs (run_id, job, trigger, started_at, ended_at, \
      status, detail) VALUES (?, ?, ?, ?, ?, ?, ?) \
      ON CONFLICT (run_id) DO UPDATE SET ended_at = excluded.ended_at, \
@@ -338,4 +312,30 @@ pub async fn record(
 /// The most recently started run of `job`.
 pub async fn latest(db: &Db, job: &str) -> Result<Option<RunRow>, DbError> {
     db.first::<RunRow>(LATEST_OF_JOB, &[Param::Text(job)]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_passes_the_d1_gate_with_its_parameter_count() {
+        for (sql, bound) in [
+            (INSERT_RUN, 5),
+            (SELECT_RUN, 1),
+            (TAKE_OVER, 4),
+            (CLEAR_STEPS, 1),
+            (UPSERT_STEP, 11),
+            (HEARTBEAT, 3),
+            (FINISH, 7),
+            (LIST, 2),
+            (STEPS, 1),
+            (ACQUIRE_LEASE, 4),
+            (RELEASE_LEASE, 2),
+        ] {
+            if let Err(e) = crate::core::sql_guard::check_bound(sql, bound) {
+                panic!("{e}: {sql}");
+            }
+        }
+    }
 }

@@ -11,7 +11,6 @@
 //! - Money and counts never pass through `f64`: decimals are read from their JSON text, strings or
 //!   numbers alike, into the fixed-point types of [`crate::core::money`].
 
-pub mod anthropic_client;
 pub mod kalshi;
 pub mod polymarket;
 

@@ -3,6 +3,7 @@
 //! log before it is stored (`503 AUDIT_UNAVAILABLE` and nothing changes if the append fails).
 //! The markets are judged by the exact bytes ingestion stored as evidence.
 
+use crate::anthropic_client;
 use crate::audit_client::{self, AuditRecord};
 use crate::core::llm::PairTexts;
 use crate::core::pairs::{Pair, PairError, PairStatus, Proposer, RulesHashes};
@@ -13,7 +14,7 @@ use crate::store::evidence::EvidenceStore;
 use crate::store::pairs as store;
 use crate::venues::kalshi::{parse_market_response, parse_markets_page, KalshiMarket};
 use crate::venues::polymarket::{parse_gamma_market, parse_gamma_markets, GammaMarket};
-use crate::venues::{anthropic_client, rules_hash};
+use crate::venues::rules_hash;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::{Env, Response};
