@@ -5,6 +5,7 @@
 //! (the D1 gate; SQLite/D1/R2 adapters), `jobs` (crons), `audit_client` (the write-ahead audit port),
 //! `outbound` (the one fetch port), `obs` (logs).
 
+pub mod anthropic_client;
 pub mod audit_client;
 pub mod bindings;
 pub mod build_info;
@@ -67,7 +68,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let log = obs::Logger::new(ids::random_hex(8), secrets_redactor(&env));
-    jobs::run_scheduled(&event.cron(), &env, &log).await;
+    jobs::run_scheduled(&event.cron(), event.schedule() as i64, &env, &log).await;
 }
 
 #[cfg(all(test, target_arch = "wasm32"))]

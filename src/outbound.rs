@@ -56,6 +56,11 @@ impl Outbound {
         Ok(Outbound { policy })
     }
 
+    /// The name of the configured base URL (`KALSHI_BASE_URL`, …) that `url` falls under.
+    pub fn base_of(&self, url: &str) -> Result<&str, OutboundError> {
+        self.policy.check(url)
+    }
+
     /// Fetches `url` if the policy admits it, giving up after `timeout_ms`.
     pub async fn fetch(
         &self,

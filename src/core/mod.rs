@@ -4,6 +4,9 @@
 pub mod audit;
 pub mod auth;
 pub mod breaker;
+pub mod compliance;
+pub mod evidence;
+pub mod ingest;
 pub mod integrity;
 pub mod kalshi_sign;
 pub mod llm;
@@ -16,9 +19,11 @@ pub mod prob;
 pub mod reconcile;
 pub mod redact;
 pub mod risk;
+pub mod run_audit;
 pub mod settlement;
 pub mod sql_guard;
 pub mod strategy;
+pub mod time;
 
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -13,10 +13,12 @@ use crate::core::audit::{
     anchor_genesis, open_checkpoint, sign_checkpoint, AuditError, Checkpoint, Hash32, NoteSigner,
     NoteVerifier,
 };
+use crate::core::run_audit::RunStatus;
 use crate::obs::Logger;
 use crate::store::anchors::{self, AnchorRow, NewAnchor};
 use crate::store::audit_r2::{self, PutOnce};
-use crate::store::runs::{self, RunStatus};
+use crate::store::d1::Db;
+use crate::store::runs;
 use serde_json::{json, Value};
 use worker::Env;
 
@@ -284,7 +286,7 @@ pub async fn run(env: &Env, log: &Logger) {
         }
     };
     let recorded = async {
-        let db = runs::db(env)?;
+        let db = Db::open(env, "DB", log)?;
         runs::record(
             &db,
             &run_id,

@@ -4,8 +4,10 @@
 //! `GET /admin/audit/status` as the last full verification.
 
 use crate::audit_client;
+use crate::core::run_audit::RunStatus;
 use crate::obs::Logger;
-use crate::store::runs::{self, RunStatus};
+use crate::store::d1::Db;
+use crate::store::runs;
 use serde_json::json;
 use worker::{Env, Method};
 
@@ -62,7 +64,7 @@ pub async fn start_daily(env: &Env, log: &Logger) {
         }
     };
     let recorded = async {
-        let db = runs::db(env)?;
+        let db = Db::open(env, "DB", log)?;
         runs::record(
             &db,
             &id,

@@ -1,16 +1,44 @@
-//! What each cron does. `#[event(scheduled)]` calls [`run_scheduled`]; every job records its
-//! outcome itself (log line and a `runs` row), because the runtime is always told "success".
+//! What each cron does, as ordered steps with a run audit.
+//!
+//! [`run_scheduled`] maps a cron expression to its job. A job records itself through
+//! [`Recorder`]: the run row in D1 (claimed by its run id, so a re-delivered cron finds it),
+//! one `run_steps` row per finished step (which doubles as the heartbeat), and at the end the
+//! run-audit JSONL in R2_AUDIT (`runs/{yyyy-mm-dd}/{run_id}.jsonl`).
 
 pub mod anchor;
 pub mod audit_verify;
+pub mod fetch;
+pub mod ingest;
 
+use crate::core::run_audit::{self, RunStatus, StepRecord, StepStatus};
 use crate::obs::Logger;
-use serde_json::json;
+use crate::store::d1::{Db, DbError};
+use crate::store::runs;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
 use worker::Env;
 
-/// Runs the jobs of one cron delivery.
-pub async fn run_scheduled(cron: &str, env: &Env, log: &Logger) {
+/// The ingestion cron (every five minutes).
+pub const INGEST_CRON: &str = "*/5 * * * *";
+
+/// Runs the job of `cron`, scheduled at `scheduled_ms`. Never fails: `scheduled` always reports
+/// success to the runtime, so outcomes live in the run records and the log.
+pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logger) {
+    let scheduled = crate::core::time::from_millis(scheduled_ms).unwrap_or_else(crate::clock::now);
     match cron {
+        INGEST_CRON => {
+            let req = ingest::IngestRequest::cron(cron, scheduled);
+            match ingest::run(env, log, req).await {
+                Ok(summary) => log.info(
+                    "job_finished",
+                    json!({"job": ingest::JOB, "run_id": summary.run_id, "status": summary.status.as_str()}),
+                ),
+                Err(e) => log.warn(
+                    "job_not_run",
+                    json!({"job": ingest::JOB, "cron": cron, "code": e.code(), "detail": e.to_string()}),
+                ),
+            }
+        }
         anchor::CRON => anchor::run(env, log).await,
         audit_verify::CRON => {
             audit_verify::start_daily(env, log).await;
@@ -20,10 +48,219 @@ pub async fn run_scheduled(cron: &str, env: &Env, log: &Logger) {
                 json!({"cron": cron, "not_built": ["gate", "reports"]}),
             );
         }
-        // `*/5 * * * *` (ingestion and the trading cycle) has no job yet.
-        _ => log.info(
-            "scheduled",
-            json!({"cron": cron, "jobs": [], "not_built": true}),
-        ),
+        _ => log.info("scheduled", json!({"cron": cron, "jobs": []})),
+    }
+}
+
+/// One step's outcome, before timing is attached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepEnd {
+    pub status: StepStatus,
+    pub counts: Value,
+    pub code: Option<String>,
+    pub detail: Option<String>,
+    pub stopped: Option<Value>,
+}
+
+impl StepEnd {
+    pub fn success(counts: Value) -> StepEnd {
+        StepEnd {
+            status: StepStatus::Success,
+            counts,
+            code: None,
+            detail: None,
+            stopped: None,
+        }
+    }
+
+    pub fn fail(counts: Value, code: impl Into<String>, detail: impl Into<String>) -> StepEnd {
+        StepEnd {
+            status: StepStatus::Fail,
+            counts,
+            code: Some(code.into()),
+            detail: Some(detail.into()),
+            stopped: None,
+        }
+    }
+
+    pub fn skipped(code: impl Into<String>, detail: impl Into<String>) -> StepEnd {
+        StepEnd {
+            status: StepStatus::Skipped,
+            counts: json!({}),
+            code: Some(code.into()),
+            detail: Some(detail.into()),
+            stopped: None,
+        }
+    }
+
+    /// Stopped cleanly before finishing (budget): a success as far as it went, saying where.
+    pub fn stopped(counts: Value, code: &str, at: Value) -> StepEnd {
+        StepEnd {
+            status: StepStatus::Success,
+            counts,
+            code: Some(code.to_string()),
+            detail: Some("stopped before the listing ended; the next run starts over".into()),
+            stopped: Some(json!({"reason": code, "at": at})),
+        }
+    }
+}
+
+/// A run in progress: its identity and finished steps.
+pub struct Recorder<'a> {
+    db: &'a Db,
+    env: &'a Env,
+    log: &'a Logger,
+    pub run_id: String,
+    pub job: String,
+    pub trigger: String,
+    pub attempt: i64,
+    pub started: DateTime<Utc>,
+    /// The day of the audit object: the scheduled time for crons, the start otherwise.
+    audit_day: DateTime<Utc>,
+    steps: Vec<StepRecord>,
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub attempt: i64,
+    pub audit_key: Option<String>,
+    pub steps: Vec<StepRecord>,
+}
+
+impl RunSummary {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "run_id": self.run_id,
+            "status": self.status.as_str(),
+            "attempt": self.attempt,
+            "audit_key": self.audit_key,
+            "steps": self.steps.iter().map(|s| json!({
+                "step_no": s.step_no,
+                "step": s.step,
+                "status": s.status.as_str(),
+                "duration_ms": s.duration_ms(),
+                "counts": s.counts,
+                "code": s.code,
+                "detail": s.detail,
+                "stopped": s.stopped,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl<'a> Recorder<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        db: &'a Db,
+        env: &'a Env,
+        log: &'a Logger,
+        run_id: String,
+        job: &str,
+        trigger: String,
+        attempt: i64,
+        started: DateTime<Utc>,
+        audit_day: DateTime<Utc>,
+    ) -> Recorder<'a> {
+        Recorder {
+            db,
+            env,
+            log,
+            run_id,
+            job: job.to_string(),
+            trigger,
+            attempt,
+            started,
+            audit_day,
+            steps: Vec::new(),
+        }
+    }
+
+    pub fn steps(&self) -> &[StepRecord] {
+        &self.steps
+    }
+
+    /// Records a finished step that started at `started`. A failure to record is logged and
+    /// the run goes on: the step is still in the final run audit.
+    pub async fn record(&mut self, step: &str, started: DateTime<Utc>, end: StepEnd) {
+        let ended = crate::clock::now();
+        let record = StepRecord {
+            step_no: self.steps.len() as u32 + 1,
+            step: step.to_string(),
+            status: end.status,
+            started,
+            ended,
+            counts: end.counts,
+            code: end.code,
+            detail: end.detail,
+            stopped: end.stopped,
+        };
+        self.log.info(
+            "step_end",
+            json!({"run_id": self.run_id, "step": record.step, "status": record.status.as_str(),
+                   "code": record.code, "duration_ms": record.duration_ms()}),
+        );
+        if let Err(e) = runs::record_step(self.db, &self.run_id, self.attempt, &record, ended).await
+        {
+            self.log.error(
+                "run_step_not_recorded",
+                json!({"run_id": self.run_id, "code": e.code(), "detail": e.to_string()}),
+            );
+        }
+        self.steps.push(record);
+    }
+
+    /// Writes the run audit to R2 and closes the run row.
+    pub async fn finish(self) -> Result<RunSummary, DbError> {
+        let ended = crate::clock::now();
+        let lines = run_audit::run_lines(
+            &self.run_id,
+            &self.job,
+            &self.trigger,
+            self.attempt as u32,
+            self.started,
+            &self.steps,
+            ended,
+        );
+        let statuses: Vec<StepStatus> = self.steps.iter().map(|s| s.status).collect();
+        let status = run_audit::run_status(&statuses);
+        let key = run_audit::audit_key(self.audit_day, &self.run_id);
+        let audit_key = match runs::put_audit(self.env, &key, run_audit::render_jsonl(&lines)).await
+        {
+            Ok(()) => Some(key),
+            Err(e) => {
+                self.log.error(
+                    "run_audit_not_written",
+                    json!({"run_id": self.run_id, "detail": e}),
+                );
+                None
+            }
+        };
+        let detail = json!({
+            "steps": self.steps.len(),
+            "failed_steps": self.steps.iter().filter(|s| s.status == StepStatus::Fail)
+                .map(|s| json!({"step": s.step, "code": s.code})).collect::<Vec<_>>(),
+            "stopped": self.steps.iter().find_map(|s| s.stopped.clone().map(|v| json!({"step": s.step, "at": v}))),
+            "audit_written": audit_key.is_some(),
+        });
+        runs::finish_run(
+            self.db,
+            &self.run_id,
+            self.attempt,
+            status.as_str(),
+            &detail,
+            audit_key.as_deref(),
+            ended,
+        )
+        .await?;
+        Ok(RunSummary {
+            run_id: self.run_id,
+            status,
+            attempt: self.attempt,
+            audit_key,
+            steps: self.steps,
+        })
     }
 }

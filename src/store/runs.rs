@@ -1,32 +1,48 @@
-//! DB `runs`: one row per job run (`migrations/0001_runs.sql`), so operators can see what ran
-//! and how it ended — `#[event(scheduled)]` always reports success to the runtime.
+//! Runs in D1 (`runs`, `run_steps`, `job_leases`) and their run-audit JSONL in R2_AUDIT.
 
-use super::d1::{Db, DbError, Param};
+use crate::core::run_audit::StepRecord;
+use crate::core::time::format_utc;
+use crate::store::d1::{Db, DbError, Param};
+use crate::store::opt_text;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use worker::{Env, Error, Result};
+use worker::{Env, HttpMetadata};
 
-/// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RunStatus {
-    Success,
-    Fail,
-    Skipped,
-}
+/// The R2 binding holding run audits.
+pub const AUDIT_BUCKET: &str = "R2_AUDIT";
 
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Success => "SUCCESS",
-            RunStatus::Fail => "FAIL",
-            RunStatus::Skipped => "SKIPPED",
-        }
-    }
-}
+const INSERT_RUN: &str = "INSERT INTO runs (run_id, job, trigger, started_at, status, detail, \
+     scheduled_at, heartbeat_at, attempt) VALUES (?1, ?2, ?3, ?4, 'RUNNING', '{}', ?5, ?4, 1) \
+     ON CONFLICT (run_id) DO NOTHING";
+const SELECT_RUN: &str = "SELECT run_id, job, trigger, started_at, ended_at, status, detail, \
+     scheduled_at, heartbeat_at, attempt, audit_key FROM runs WHERE run_id = ?";
+const TAKE_OVER: &str = "UPDATE runs SET attempt = attempt + 1, started_at = ?1, \
+     heartbeat_at = ?1, detail = '{}' WHERE run_id = ?2 AND status = 'RUNNING' \
+     AND attempt = ?3 AND heartbeat_at IS ?4";
+const CLEAR_STEPS: &str = "DELETE FROM run_steps WHERE run_id = ?";
+const UPSERT_STEP: &str = "INSERT INTO run_steps (run_id, step_no, step, status, started_at, \
+     ended_at, duration_ms, counts, code, detail, stopped) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, step_no) DO UPDATE SET \
+     step = excluded.step, status = excluded.status, started_at = excluded.started_at, \
+     ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, \
+     counts = excluded.counts, code = excluded.code, detail = excluded.detail, \
+     stopped = excluded.stopped";
+const HEARTBEAT: &str =
+    "UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND attempt = ? AND status = 'RUNNING'";
+const FINISH: &str = "UPDATE runs SET status = ?, ended_at = ?, heartbeat_at = ?, detail = ?, \
+     audit_key = ? WHERE run_id = ? AND attempt = ?";
+const LIST: &str = "SELECT run_id, job, trigger, started_at, ended_at, status, detail, \
+     scheduled_at, heartbeat_at, attempt, audit_key FROM runs \
+     WHERE (?1 IS NULL OR job = ?1) ORDER BY started_at DESC, run_id LIMIT ?2";
+const STEPS: &str = "SELECT step_no, step, status, started_at, ended_at, duration_ms, counts, \
+     code, detail, stopped FROM run_steps WHERE run_id = ? ORDER BY step_no";
+const ACQUIRE_LEASE: &str = "INSERT INTO job_leases (job, run_id, expires_at) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (job) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at \
+     WHERE job_leases.expires_at < ?4 OR job_leases.run_id = excluded.run_id";
+const RELEASE_LEASE: &str = "DELETE FROM job_leases WHERE job = ? AND run_id = ?";
 
-/// A run as stored.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A `runs` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRow {
     pub run_id: String,
     pub job: String,
@@ -35,20 +51,236 @@ pub struct RunRow {
     pub ended_at: Option<String>,
     pub status: String,
     pub detail: String,
+    pub scheduled_at: Option<String>,
+    pub heartbeat_at: Option<String>,
+    pub attempt: i64,
+    pub audit_key: Option<String>,
 }
 
-fn err(e: DbError) -> Error {
-    Error::RustError(e.code().to_string())
+/// A `run_steps` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRow {
+    pub step_no: i64,
+    pub step: String,
+    pub status: String,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_ms: i64,
+    pub counts: String,
+    pub code: Option<String>,
+    pub detail: Option<String>,
+    pub stopped: Option<String>,
 }
 
-/// The main database behind the D1 statement gate.
-pub fn db(env: &Env) -> Result<Db> {
-    let log = crate::obs::Logger::new("store.runs", crate::secrets_redactor(env));
-    Db::open(env, "DB", &log).map_err(err)
+/// Inserts a new RUNNING run; `false` if `run_id` already exists.
+pub async fn insert_run(
+    db: &Db,
+    run_id: &str,
+    job: &str,
+    trigger: &str,
+    now: DateTime<Utc>,
+    scheduled: Option<DateTime<Utc>>,
+) -> Result<bool, DbError> {
+    let at = format_utc(now);
+    let scheduled = scheduled.map(format_utc);
+    let changed = db
+        .run(
+            INSERT_RUN,
+            &[
+                Param::Text(run_id),
+                Param::Text(job),
+                Param::Text(trigger),
+                Param::Text(&at),
+                scheduled.as_deref().map(Param::Text).unwrap_or(Param::Null),
+            ],
+        )
+        .await?;
+    Ok(changed > 0)
 }
 
-/// Records a finished run. A run id seen before keeps a `SUCCESS`: a re-delivered cron that
-/// finds its work done (`SKIPPED`) or fails afterwards does not hide that it succeeded.
+pub async fn run(db: &Db, run_id: &str) -> Result<Option<RunRow>, DbError> {
+    db.first::<RunRow>(SELECT_RUN, &[Param::Text(run_id)]).await
+}
+
+/// Takes over a stale RUNNING run (compare-and-swap on its attempt and heartbeat); `true` if
+/// this caller now owns it, as attempt `attempt + 1`, with its old steps cleared.
+pub async fn take_over(db: &Db, row: &RunRow, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let at = format_utc(now);
+    let changed = db
+        .run(
+            TAKE_OVER,
+            &[
+                Param::Text(&at),
+                Param::Text(&row.run_id),
+                Param::Int(row.attempt),
+                row.heartbeat_at
+                    .as_deref()
+                    .map(Param::Text)
+                    .unwrap_or(Param::Null),
+            ],
+        )
+        .await?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    db.run(CLEAR_STEPS, &[Param::Text(&row.run_id)]).await?;
+    Ok(true)
+}
+
+/// Records a finished step and refreshes the run's heartbeat, atomically.
+pub async fn record_step(
+    db: &Db,
+    run_id: &str,
+    attempt: i64,
+    step: &StepRecord,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let started = format_utc(step.started);
+    let ended = format_utc(step.ended);
+    let counts = step.counts.to_string();
+    let stopped = step.stopped.as_ref().map(|v| v.to_string());
+    let at = format_utc(now);
+    let statements = vec![
+        db.prepare(
+            UPSERT_STEP,
+            &[
+                Param::Text(run_id),
+                Param::Int(i64::from(step.step_no)),
+                Param::Text(&step.step),
+                Param::Text(step.status.as_str()),
+                Param::Text(&started),
+                Param::Text(&ended),
+                Param::Int(step.duration_ms()),
+                Param::Text(&counts),
+                opt_text(step.code.as_deref()),
+                opt_text(step.detail.as_deref()),
+                opt_text(stopped.as_deref()),
+            ],
+        )?,
+        db.prepare(
+            HEARTBEAT,
+            &[Param::Text(&at), Param::Text(run_id), Param::Int(attempt)],
+        )?,
+    ];
+    db.batch(statements).await.map(|_| ())
+}
+
+/// Marks the run finished with `status` and its summary.
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_run(
+    db: &Db,
+    run_id: &str,
+    attempt: i64,
+    status: &str,
+    detail: &serde_json::Value,
+    audit_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let at = format_utc(now);
+    let detail = detail.to_string();
+    db.run(
+        FINISH,
+        &[
+            Param::Text(status),
+            Param::Text(&at),
+            Param::Text(&at),
+            Param::Text(&detail),
+            audit_key.map(Param::Text).unwrap_or(Param::Null),
+            Param::Text(run_id),
+            Param::Int(attempt),
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn list(db: &Db, job: Option<&str>, limit: i64) -> Result<Vec<RunRow>, DbError> {
+    db.all::<RunRow>(
+        LIST,
+        &[
+            job.map(Param::Text).unwrap_or(Param::Null),
+            Param::Int(limit),
+        ],
+    )
+    .await
+}
+
+pub async fn steps(db: &Db, run_id: &str) -> Result<Vec<StepRow>, DbError> {
+    db.all::<StepRow>(STEPS, &[Param::Text(run_id)]).await
+}
+
+/// Takes the job's lease for `run_id` until `expires`; `false` if another live run holds it.
+pub async fn acquire_lease(
+    db: &Db,
+    job: &str,
+    run_id: &str,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let now = format_utc(now);
+    let expires = format_utc(expires);
+    let changed = db
+        .run(
+            ACQUIRE_LEASE,
+            &[
+                Param::Text(job),
+                Param::Text(run_id),
+                Param::Text(&expires),
+                Param::Text(&now),
+            ],
+        )
+        .await?;
+    Ok(changed > 0)
+}
+
+pub async fn release_lease(db: &Db, job: &str, run_id: &str) -> Result<(), DbError> {
+    db.run(RELEASE_LEASE, &[Param::Text(job), Param::Text(run_id)])
+        .await
+        .map(|_| ())
+}
+
+/// Writes the run audit to R2_AUDIT at `key`.
+pub async fn put_audit(env: &Env, key: &str, jsonl: String) -> Result<(), String> {
+    let bucket = env.bucket(AUDIT_BUCKET).map_err(|e| e.to_string())?;
+    bucket
+        .put(key, jsonl.into_bytes())
+        .http_metadata(HttpMetadata {
+            content_type: Some("application/x-ndjson".into()),
+            content_language: None,
+            content_disposition: None,
+            content_encoding: None,
+            cache_control: None,
+            cache_expiry: None,
+        })
+        .execute()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Reads a run audit back, `None` if absent.
+pub async fn get_audit(env: &Env, key: &str) -> Result<Option<String>, String> {
+    let bucket = env.bucket(AUDIT_BUCKET).map_err(|e| e.to_string())?;
+    match bucket.get(key).execute().await.map_err(|e| e.to_string())? {
+        None => Ok(None),
+        Some(obj) => match obj.body() {
+            None => Ok(None),
+            Some(b) => b.text().await.map(Some).map_err(|e| e.to_string()),
+        },
+    }
+}
+
+const RECORD_FINISHED: &str = "INSERT INTO runs (run_id, job, trigger, started_at, ended_at, \
+     status, detail) VALUES (?, ?, ?, ?, ?, ?, ?) \
+     ON CONFLICT (run_id) DO UPDATE SET ended_at = excluded.ended_at, \
+     status = excluded.status, detail = excluded.detail WHERE runs.status <> 'SUCCESS'";
+const LATEST_OF_JOB: &str = "SELECT run_id, job, trigger, started_at, ended_at, status, detail, \
+     scheduled_at, heartbeat_at, attempt, audit_key FROM runs WHERE job = ? \
+     ORDER BY started_at DESC LIMIT 1";
+
+/// Records a finished one-step run (the audit jobs). A run id seen before keeps a `SUCCESS`: a
+/// re-delivered cron that finds its work done (`SKIPPED`) or fails afterwards does not hide that
+/// it succeeded.
 #[allow(clippy::too_many_arguments)]
 pub async fn record(
     db: &Db,
@@ -57,16 +289,12 @@ pub async fn record(
     trigger: &str,
     started_at: &str,
     ended_at: &str,
-    status: RunStatus,
-    detail: &Value,
-) -> Result<()> {
+    status: crate::core::run_audit::RunStatus,
+    detail: &serde_json::Value,
+) -> Result<(), DbError> {
     let detail = detail.to_string();
     db.run(
-        "INSERT INTO runs (run_id, job, trigger, started_at, ended_at, status, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (run_id) DO UPDATE SET ended_at = excluded.ended_at,
-             status = excluded.status, detail = excluded.detail
-         WHERE runs.status <> 'SUCCESS'",
+        RECORD_FINISHED,
         &[
             Param::Text(run_id),
             Param::Text(job),
@@ -78,17 +306,36 @@ pub async fn record(
         ],
     )
     .await
-    .map_err(err)?;
-    Ok(())
+    .map(|_| ())
 }
 
 /// The most recently started run of `job`.
-pub async fn latest(db: &Db, job: &str) -> Result<Option<RunRow>> {
-    db.first::<RunRow>(
-        "SELECT run_id, job, trigger, started_at, ended_at, status, detail FROM runs
-         WHERE job = ? ORDER BY started_at DESC LIMIT 1",
-        &[Param::Text(job)],
-    )
-    .await
-    .map_err(err)
+pub async fn latest(db: &Db, job: &str) -> Result<Option<RunRow>, DbError> {
+    db.first::<RunRow>(LATEST_OF_JOB, &[Param::Text(job)]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_passes_the_d1_gate_with_its_parameter_count() {
+        for (sql, bound) in [
+            (INSERT_RUN, 5),
+            (SELECT_RUN, 1),
+            (TAKE_OVER, 4),
+            (CLEAR_STEPS, 1),
+            (UPSERT_STEP, 11),
+            (HEARTBEAT, 3),
+            (FINISH, 7),
+            (LIST, 2),
+            (STEPS, 1),
+            (ACQUIRE_LEASE, 4),
+            (RELEASE_LEASE, 2),
+        ] {
+            if let Err(e) = crate::core::sql_guard::check_bound(sql, bound) {
+                panic!("{e}: {sql}");
+            }
+        }
+    }
 }

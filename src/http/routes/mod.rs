@@ -1,7 +1,11 @@
 //! One file per route group; `call` maps a matched route to its handler.
 
 mod audit;
+mod compliance;
+mod evidence;
 mod health;
+mod ingest;
+mod pairs;
 mod risk;
 mod status;
 
@@ -29,5 +33,21 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::RiskLimitsPut => risk::put_limits(ctx).await,
         Route::RiskCheck => risk::check(ctx).await,
         Route::RiskDecisions => risk::decisions(ctx).await,
+        Route::EvidenceList => evidence::list(ctx).await,
+        Route::EvidenceGet => evidence::get(ctx).await,
+        Route::EvidenceVerify => evidence::verify(ctx).await,
+        Route::EvidenceRepair => evidence::repair(ctx).await,
+        Route::ComplianceSources => compliance::sources(ctx).await,
+        Route::ComplianceSourcePut => compliance::put_source(ctx).await,
+        Route::ComplianceRulesGet => compliance::rules(ctx).await,
+        Route::ComplianceRulesPut => compliance::put_rules(ctx).await,
+        Route::IngestRun => ingest::run(ctx).await,
+        Route::RunsList => ingest::list(ctx).await,
+        Route::RunGet => ingest::get(ctx).await,
+        Route::PairsPropose => pairs::propose(ctx).await,
+        Route::PairsList => pairs::list(ctx).await,
+        Route::PairAssess => pairs::reassess(ctx).await,
+        Route::PairApprove => pairs::approve(ctx).await,
+        Route::PairReject => pairs::reject(ctx).await,
     }
 }

@@ -278,6 +278,10 @@ impl Stack {
             ("POLYMARKET_CLOB_URL".into(), format!("{sim_base}/clob")),
             ("POLYMARKET_DATA_URL".into(), format!("{sim_base}/data")),
             ("ANTHROPIC_BASE_URL".into(), format!("{sim_base}/anthropic")),
+            (
+                "ANTHROPIC_API_KEY".into(),
+                format!("e2e-{}", random_token()),
+            ),
             ("CF_ACCESS_TEAM_DOMAIN".into(), sim_base.clone()),
             ("CF_ACCESS_AUD".into(), access_aud.clone()),
             ("AUDIT_SIGNING_KEY".into(), random_signing_key()),
@@ -451,6 +455,102 @@ impl Stack {
             &[("content-type", "application/json")],
             bytes.as_deref(),
         )
+    }
+}
+
+/// A `YYYY-MM-DD` day `days_from_today` days after today (UTC).
+pub fn utc_day(days_from_today: i64) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = secs.div_euclid(86_400) + days_from_today + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The sources the simulator serves (the others stay under review).
+pub const SIMULATED_SOURCES: &[&str] = &["kalshi", "polymarket_gamma", "polymarket_clob"];
+
+impl Stack {
+    /// Approves `sources` through `PUT /admin/compliance/sources/{name}` as operator alice, the
+    /// way an operator (and `./scripts/dev.sh`) does; panics unless each answers 200.
+    pub fn approve_sources(&self, sources: &[&str]) {
+        for name in sources {
+            let r = self.json(
+                "PUT",
+                &format!("/admin/compliance/sources/{name}"),
+                &self.tokens.alice,
+                &serde_json::json!({
+                    "status": "approved",
+                    "tos_version": "e2e-simulator",
+                    "next_review_at": utc_day(30),
+                    "note": "end-to-end test stack",
+                }),
+            );
+            assert_eq!(r.status, 200, "approve {name}: {}", r.text());
+        }
+    }
+
+    /// Fires the cron `cron` as if scheduled at `time_ms`, through Miniflare's trigger handler
+    /// (`/cdn-cgi/handler/scheduled`, which passes the time on; wrangler's `/__scheduled`
+    /// always uses now); returns when the handler has finished.
+    pub fn scheduled(&self, cron: &str, time_ms: i64) -> Resp {
+        let cron = cron
+            .replace(' ', "+")
+            .replace('*', "%2A")
+            .replace('/', "%2F");
+        send(
+            "GET",
+            &self.url(&format!(
+                "/cdn-cgi/handler/scheduled?cron={cron}&time={time_ms}"
+            )),
+            &[],
+            None,
+        )
+    }
+
+    /// Runs a read-only SQL query against the stack's local D1 `DB` with
+    /// `wrangler d1 execute --local`, independently of the Worker's code; returns the rows.
+    pub fn d1(&self, sql: &str) -> Vec<serde_json::Value> {
+        let out = Command::new(wrangler())
+            .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
+            .arg(self.state_dir.join("state"))
+            .args(["--command", sql])
+            .current_dir(root())
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .stdin(Stdio::null())
+            .output()
+            .expect("wrangler d1 execute");
+        assert!(
+            out.status.success(),
+            "d1 query failed: {sql}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "d1 output is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        v[0]["results"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The single integer a `SELECT COUNT(*) AS n …` query returns.
+    pub fn d1_count(&self, sql: &str) -> i64 {
+        self.d1(sql)[0]["n"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no count from {sql}"))
     }
 }
 
