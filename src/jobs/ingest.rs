@@ -29,7 +29,7 @@ use crate::core::ingest::requests::{
 use crate::core::ingest::rows::{self, EventIndex, EventInfo, Observed};
 use crate::core::ingest::{breaker_reports, IngestConfig, SourceOutcome, StepCounts};
 use crate::core::money::Price;
-use crate::core::risk::{Event, MarketId};
+use crate::core::risk::{Event, MarketId, MarketMeta};
 use crate::core::run_audit::{self, Redelivery, StepStatus};
 use crate::core::time::parse_utc;
 use crate::obs::Logger;
@@ -947,6 +947,33 @@ async fn mark_to_market(run: &Run<'_>, tickers: &[String]) -> StepEnd {
             unpriced.push(q.market_id.clone());
             continue;
         };
+        // The governor cannot evaluate a market it knows nothing about: tell it the market's
+        // category, correlation group (markets of one Kalshi event move together) and
+        // settlement time before the price. Without a close time the market stays unknown to
+        // it and every check on it refuses (fail closed).
+        if let Some(settles_at) = q.close_time.as_deref().and_then(parse_utc) {
+            let meta = MarketMeta {
+                category: q
+                    .category
+                    .clone()
+                    .or_else(|| q.series_id.clone())
+                    .unwrap_or_else(|| "UNCATEGORIZED".into()),
+                correlation_group: q
+                    .event_id
+                    .clone()
+                    .unwrap_or_else(|| format!("market:{}", q.market_id)),
+                settles_at,
+            };
+            let info = Event::MarketInfo {
+                market: MarketId::new(&q.market_id),
+                meta,
+            };
+            if let Err(e) = crate::risk_client::apply(run.env, ACTOR, &info).await {
+                failures += 1;
+                first_failure.get_or_insert(e.code);
+                continue;
+            }
+        }
         let event = Event::Mark {
             market: MarketId::new(&q.market_id),
             yes,

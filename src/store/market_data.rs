@@ -14,8 +14,10 @@ const DELETE_BOOKS: &str = "DELETE FROM orderbooks WHERE venue = ? \
      AND market_id IN (SELECT value FROM json_each(?))";
 const DELETE_EVENTS: &str =
     "DELETE FROM kalshi_events WHERE event_ticker IN (SELECT value FROM json_each(?))";
-const QUOTES: &str = "SELECT market_id, yes_bid_e4, yes_ask_e4, last_price_e4, observed_at \
-     FROM market_prices WHERE venue = ? AND market_id IN (SELECT value FROM json_each(?))";
+const QUOTES: &str = "SELECT p.market_id, p.yes_bid_e4, p.yes_ask_e4, p.last_price_e4, \
+     p.observed_at, m.event_id, m.series_id, m.category, m.close_time \
+     FROM market_prices p LEFT JOIN markets m ON m.venue = p.venue AND m.market_id = p.market_id \
+     WHERE p.venue = ? AND p.market_id IN (SELECT value FROM json_each(?))";
 
 fn param(v: &SqlValue) -> Param<'_> {
     match v {
@@ -76,6 +78,11 @@ pub struct Quote {
     pub yes_ask_e4: Option<i64>,
     pub last_price_e4: Option<i64>,
     pub observed_at: String,
+    /// From the market row: what the risk governor needs to know about the market.
+    pub event_id: Option<String>,
+    pub series_id: Option<String>,
+    pub category: Option<String>,
+    pub close_time: Option<String>,
 }
 
 /// The stored quotes of `market_ids` on `venue` (markets without one are absent).

@@ -167,3 +167,118 @@ fn breaker_state_and_limits_survive_a_wrangler_dev_restart() {
     let risk = stack.get("/admin/risk", Some(&admin)).json();
     assert_eq!(risk["limits"]["max_concentration_bps"], 900);
 }
+
+/// An open Kalshi market the simulator serves that settles well after the minimum time to
+/// settlement, with a two-sided quote.
+fn a_far_open_market(stack: &Stack) -> String {
+    let r = stack.sim("GET", "/trade-api/v2/markets?status=open&limit=1000", None);
+    assert_eq!(r.status, 200);
+    let horizon = chrono_like_now_plus_days(2);
+    for m in r.json()["markets"].as_array().unwrap() {
+        let close = m["close_time"].as_str().unwrap_or("");
+        let quoted = m["yes_ask_dollars"]
+            .as_str()
+            .map(|p| p != "0.0000" && p != "1.0000");
+        if close > horizon.as_str()
+            && quoted == Some(true)
+            && !m["ticker"].as_str().unwrap().starts_with("KXMVE")
+        {
+            return m["ticker"].as_str().unwrap().to_string();
+        }
+    }
+    panic!("no open market settling after {horizon}");
+}
+
+/// `YYYY-MM-DDT00:00:00Z` of `days` from today (string comparison works on RFC 3339 UTC).
+fn chrono_like_now_plus_days(days: i64) -> String {
+    format!("{}T00:00:00Z", paul_p_e2e::utc_day(days))
+}
+
+#[test]
+fn concurrent_dry_runs_never_jointly_exceed_a_limit() {
+    let stack = Stack::start(StackConfig::default());
+    let admin = stack.tokens.admin.clone();
+    stack.approve_sources(&["kalshi"]);
+    let ticker = a_far_open_market(&stack);
+    let r = stack.json(
+        "POST",
+        "/admin/ingest/run",
+        &admin,
+        &json!({"mark": [ticker]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Tighten the position-size limit so that only a few $50 orders fit (2% of $10,000 =
+    // $200), fewer than the order-rate bucket would let through.
+    let r = stack.json(
+        "PUT",
+        "/admin/risk/limits",
+        &admin,
+        &json!({"limits": {"max_position_size_bps": 200}, "reason": "concurrency test"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // 50 concurrent dry runs of 100 contracts at $0.50, each a different client order id.
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            let url = stack.url("/admin/risk/check");
+            let auth = format!("Bearer {admin}");
+            let body = json!({
+                "client_order_id": format!("conc-{i}"),
+                "market": ticker,
+                "side": "yes",
+                "action": "buy",
+                "qty": 10000,
+                "limit_price": 5000,
+                "kind": "new"
+            })
+            .to_string();
+            std::thread::spawn(move || {
+                paul_p_e2e::send(
+                    "POST",
+                    &url,
+                    &[
+                        ("authorization", &auth),
+                        ("content-type", "application/json"),
+                    ],
+                    Some(body.as_bytes()),
+                )
+            })
+        })
+        .collect();
+    let verdicts: Vec<Value> = handles
+        .into_iter()
+        .map(|h| {
+            let r = h.join().unwrap();
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()["verdict"].clone()
+        })
+        .collect();
+    let approved: Vec<&Value> = verdicts.iter().filter(|v| v["approved"] == true).collect();
+    assert!(
+        !approved.is_empty(),
+        "some must fit: {:?}",
+        verdicts.first()
+    );
+    let per_order = approved[0]["reserved_usd_micros"].as_i64().unwrap();
+    assert!(per_order > 0);
+    let allowed: i64 = 10_000 * 1_000_000 * 200 / 10_000; // $200 in micro-dollars
+    let admissible = allowed / per_order;
+    assert_eq!(
+        approved.len() as i64,
+        admissible,
+        "exactly the admissible number ({admissible} × {per_order} µ$ ≤ {allowed} µ$) is approved"
+    );
+    for v in verdicts.iter().filter(|v| v["approved"] == false) {
+        let codes: Vec<&str> = v["codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c.as_str())
+            .collect();
+        assert!(codes.contains(&"RISK_LIMIT_POSITION_SIZE"), "{v}");
+    }
+    // The governor's own book agrees: what is reserved is within the limit.
+    let risk = stack.get("/admin/risk", Some(&admin)).json();
+    assert_eq!(risk["book"]["open_reservations"], admissible, "{risk}");
+}
