@@ -52,10 +52,6 @@ impl From<IngestError> for ApiError {
                 ApiError::new(409, e.code(), "this run was already recorded")
                     .with_details(json!({"run_id": run_id, "status": status}))
             }
-            IngestError::Config(detail) => {
-                ApiError::new(500, e.code(), "ingestion settings are invalid")
-                    .with_details(json!({"reason": detail}))
-            }
             IngestError::Db(db) => db.clone().into(),
         }
     }
