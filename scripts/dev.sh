@@ -18,14 +18,20 @@ BASE="http://127.0.0.1:$PORT"
 if [ ! -f .dev.vars ]; then
   token() { head -c 32 /dev/urandom | base64 | tr -d '/+=' | head -c 43; }
   admin=$(token) alice=$(token) bob=$(token)
+  # A fresh Ed25519 seed for the hourly audit anchors (32 random bytes, base64).
+  audit_key=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
   sim="http://127.0.0.1:$SIM_PORT"
   sed -e "s|^ADMIN_TOKENS=.*|ADMIN_TOKENS='{\"alice\":\"$alice\",\"bob\":\"$bob\"}'|" \
       -e "s|^ADMIN_TOKEN=.*|ADMIN_TOKEN=$admin|" \
+      -e "s|^AUDIT_SIGNING_KEY=.*|AUDIT_SIGNING_KEY=$audit_key|" \
       -e "s|http://127.0.0.1:8788|$sim|g" \
       .dev.vars.example > .dev.vars
   chmod 600 .dev.vars
   say "wrote .dev.vars with fresh operator tokens (shown once; they stay in .dev.vars):"
   printf '  admin: %s\n  alice: %s\n  bob:   %s\n' "$admin" "$alice" "$bob" >&2
+elif ! grep -qE '^AUDIT_SIGNING_KEY=.+' .dev.vars; then
+  say "warning: .dev.vars has no AUDIT_SIGNING_KEY; hourly audit anchoring will fail until you add"
+  say "  one: echo \"AUDIT_SIGNING_KEY=\$(head -c 32 /dev/urandom | base64)\" >> .dev.vars"
 fi
 
 ./scripts/build-worker.sh
@@ -89,6 +95,8 @@ Try:
   curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/compliance/sources
   curl -s -X POST -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/ingest/run
   curl -s "$BASE/__scheduled?cron=*/5+*+*+*+*"
+  curl -s "$BASE/__scheduled?cron=0+*+*+*+*" && curl -s $BASE/audit/checkpoint
+  curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/audit/status
 Ctrl-C stops everything.
 MSG
 wait -n "${pids[@]}"

@@ -92,7 +92,10 @@ while IFS= read -r hit; do
   f=${hit%%:*} rest=${hit#*:}
   line=${rest%%:*} match=${rest#*:}
   excluded "$f" assigned-token && continue
-  value=$(printf '%s' "$match" | grep -oE '[A-Za-z0-9+/=_.-]{32,}$')
+  value=$(printf '%s' "$match" | sed -E 's/^[^:=]*[:=][[:space:]"'"'"']*//')
+  # All-decimal values are identifiers (Polymarket CLOB token ids are 77-digit integers), not
+  # credentials: no issuer hands out a secret made only of digits.
+  [[ "$value" =~ ^[0-9]+$ ]] && continue
   # Placeholders ("<32+ random chars>", "xxxx…") have low entropy and never reach the threshold.
   if awk -v h="$(entropy "$value")" -v min="$MIN_ENTROPY" 'BEGIN { exit !(h >= min) }'; then
     report "$f" "$line" assigned-token

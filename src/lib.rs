@@ -1,8 +1,9 @@
 //! Paul P: the control plane of an autonomous prediction-market trading system.
 //!
 //! This file holds entry points only; see `ARCHITECTURE` in the README for the layout:
-//! `core` (pure logic), `http` (router, auth, routes), `outbound` (the one fetch port),
-//! `obs` (logs), `store` (the D1 gate).
+//! `core` (pure logic), `http` (router, auth, routes), `objects` (Durable Objects), `store`
+//! (the D1 gate; SQLite/D1/R2 adapters), `jobs` (crons), `audit_client` (the write-ahead audit port),
+//! `outbound` (the one fetch port), `obs` (logs).
 
 pub mod audit_client;
 pub mod bindings;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 pub const USAGE: &str = "\
 usage: venue-sim [--port 8788] [--host 127.0.0.1] [--fixtures DIR]
                  [--kalshi-markets N] [--poly-markets N] [--seed S]
+                 [--kalshi-public-key PEM] [--kalshi-key-id ID]
 
   --port N            port to listen on (env SIM_PORT; default 8788; 0 picks a free one)
   --host ADDR         loopback address to bind (default 127.0.0.1; non-loopback is refused)
@@ -13,7 +14,11 @@ usage: venue-sim [--port 8788] [--host 127.0.0.1] [--fixtures DIR]
                       <ancestor>/shared/fixtures of the current or the source directory)
   --kalshi-markets N  open Kalshi markets served (default 10000)
   --poly-markets N    open Polymarket markets served (default 2000)
-  --seed S            seed for the synthetic markets (default 1)";
+  --seed S            seed for the synthetic markets (default 1)
+  --kalshi-public-key PEM  RSA public key (SPKI or PKCS#1 PEM file) that verifies
+                      KALSHI-ACCESS-SIGNATURE on /portfolio routes (default: none, so every
+                      signed request is refused until PUT /__sim/kalshi/key installs one)
+  --kalshi-key-id ID  the KALSHI-ACCESS-KEY that key belongs to (default: any)";
 
 /// Everything the simulator needs to start.
 #[derive(Debug, Clone)]
@@ -26,6 +31,10 @@ pub struct Config {
     /// Number of Polymarket markets with `closed: false` (what Gamma lists by default).
     pub poly_markets: usize,
     pub seed: u64,
+    /// PEM file of the public key that verifies Kalshi request signatures.
+    pub kalshi_public_key: Option<PathBuf>,
+    /// The key id it belongs to; `None` accepts any.
+    pub kalshi_key_id: Option<String>,
 }
 
 /// What the command line asked for.
@@ -45,6 +54,8 @@ impl Config {
             kalshi_markets: 10_000,
             poly_markets: 2_000,
             seed: 1,
+            kalshi_public_key: None,
+            kalshi_key_id: None,
         }
     }
 }
@@ -62,6 +73,8 @@ pub fn parse_args(
     let mut kalshi_markets = 10_000usize;
     let mut poly_markets = 2_000usize;
     let mut seed = 1u64;
+    let mut kalshi_public_key: Option<PathBuf> = None;
+    let mut kalshi_key_id: Option<String> = None;
 
     let mut i = 0;
     while i < args.len() {
@@ -97,6 +110,8 @@ pub fn parse_args(
             "--kalshi-markets" => kalshi_markets = parse_num(flag, &value()?)?,
             "--poly-markets" => poly_markets = parse_num(flag, &value()?)?,
             "--seed" => seed = parse_num(flag, &value()?)?,
+            "--kalshi-public-key" => kalshi_public_key = Some(PathBuf::from(value()?)),
+            "--kalshi-key-id" => kalshi_key_id = Some(value()?),
             _ => return Err(format!("unknown argument: {arg}")),
         }
         i += 1;
@@ -133,6 +148,8 @@ pub fn parse_args(
         kalshi_markets,
         poly_markets,
         seed,
+        kalshi_public_key,
+        kalshi_key_id,
     }))
 }
 

@@ -56,18 +56,85 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
             let faults = sim.faults.lock().expect("fault table lock").clear();
             let requests = sim.requests.lock().expect("request log lock").clear();
             sim.venues.access.reset();
+            sim.venues.kalshi.trading.reset();
+            sim.venues.kalshi.auth.reset();
+            let grades = sim.venues.anthropic.clear();
             Response::json(
                 200,
-                &json!({ "faults_cleared": faults, "requests_cleared": requests }),
+                &json!({ "faults_cleared": faults, "requests_cleared": requests, "grades_cleared": grades }),
             )
         }
-        (_, ["health"] | ["faults"] | ["faults", _] | ["requests"] | ["jwks"] | ["reset"]) => {
-            error(
-                405,
-                "SIM_METHOD_NOT_ALLOWED",
-                &format!("{} is not allowed on {}", req.method, req.path),
-            )
+        ("PUT", ["kalshi", "key"]) => put_kalshi_key(sim, req),
+        ("GET", ["kalshi", "key"]) => Response::json(200, &sim.venues.kalshi.auth.describe()),
+        ("DELETE", ["kalshi", "key"]) => {
+            sim.venues.kalshi.auth.remove();
+            Response::json(200, &sim.venues.kalshi.auth.describe())
         }
+        ("PUT", ["kalshi", "balance"]) => {
+            let Some(micros) = body_field(req, "balance_dollars")
+                .and_then(|v| v.as_str().and_then(|s| crate::decimal::parse_fixed(s, 6)))
+                .filter(|m| *m >= 0)
+            else {
+                return error(
+                    400,
+                    "SIM_BAD_REQUEST",
+                    "give {\"balance_dollars\": \"<non-negative decimal>\"}",
+                );
+            };
+            sim.venues.kalshi.trading.set_balance(micros);
+            Response::json(200, &sim.venues.kalshi.trading.summary())
+        }
+        ("PUT", ["kalshi", "drop_fills"]) => {
+            let Some(n) = body_field(req, "orders").and_then(|v| v.as_u64()) else {
+                return error(400, "SIM_BAD_REQUEST", "give {\"orders\": <count>}");
+            };
+            sim.venues.kalshi.trading.set_drop_fills(n);
+            Response::json(200, &sim.venues.kalshi.trading.summary())
+        }
+        ("GET", ["kalshi", "portfolio"]) => {
+            Response::json(200, &sim.venues.kalshi.trading.summary())
+        }
+        ("POST", ["kalshi", "markets", ticker, "settle"]) => {
+            let Some(market) = sim.venues.kalshi.universe.market(ticker) else {
+                return error(404, "SIM_MARKET_NOT_FOUND", &format!("no market {ticker}"));
+            };
+            let result = body_field(req, "result");
+            let result = result.as_ref().and_then(Value::as_str).unwrap_or("");
+            match sim.venues.kalshi.trading.settle(market, result) {
+                Ok(v) => Response::json(200, &v),
+                Err((409, m)) => error(409, "SIM_ALREADY_SETTLED", &m),
+                Err((status, m)) => error(status, "SIM_BAD_REQUEST", &m),
+            }
+        }
+        ("PUT", ["anthropic", "grades"]) => match sim.venues.anthropic.install(&req.body) {
+            Ok(n) => Response::json(200, &json!({ "grades": n })),
+            Err(message) => error(400, "SIM_BAD_REQUEST", &message),
+        },
+        ("GET", ["anthropic", "grades"]) => {
+            Response::json(200, &json!({ "keys": sim.venues.anthropic.keys() }))
+        }
+        ("DELETE", ["anthropic", "grades"]) => {
+            Response::json(200, &json!({ "cleared": sim.venues.anthropic.clear() }))
+        }
+        (
+            _,
+            ["health"]
+            | ["faults"]
+            | ["faults", _]
+            | ["requests"]
+            | ["jwks"]
+            | ["reset"]
+            | ["kalshi", "key"]
+            | ["kalshi", "balance"]
+            | ["kalshi", "drop_fills"]
+            | ["kalshi", "portfolio"]
+            | ["kalshi", "markets", _, "settle"]
+            | ["anthropic", "grades"],
+        ) => error(
+            405,
+            "SIM_METHOD_NOT_ALLOWED",
+            &format!("{} is not allowed on {}", req.method, req.path),
+        ),
         _ => error(
             404,
             "SIM_ROUTE_NOT_FOUND",
@@ -110,6 +177,38 @@ fn add_fault(sim: &Sim, req: &Request) -> Response {
         Ok(id) => Response::json(201, &json!({ "id": id })),
         Err(message) => error(400, "SIM_BAD_REQUEST", &message),
     }
+}
+
+fn body_field(req: &Request, field: &str) -> Option<Value> {
+    serde_json::from_slice::<Value>(&req.body)
+        .ok()
+        .and_then(|v| v.get(field).cloned())
+}
+
+fn put_kalshi_key(sim: &Sim, req: &Request) -> Response {
+    use crate::venues::kalshi::auth::{parse_public_key, KeyConfig};
+    let Some(pem) = body_field(req, "public_key_pem").and_then(|v| v.as_str().map(str::to_string))
+    else {
+        return error(
+            400,
+            "SIM_BAD_REQUEST",
+            "give {\"public_key_pem\": \"-----BEGIN PUBLIC KEY-----…\", \"key_id\"?: …, \"max_skew_ms\"?: …}",
+        );
+    };
+    let key = match parse_public_key(&pem) {
+        Ok(k) => k,
+        Err(message) => return error(400, "SIM_BAD_REQUEST", &message),
+    };
+    let key_id = body_field(req, "key_id").and_then(|v| v.as_str().map(str::to_string));
+    let skew = body_field(req, "max_skew_ms").and_then(|v| v.as_i64());
+    if skew.is_some_and(|s| s < 0) {
+        return error(400, "SIM_BAD_REQUEST", "max_skew_ms must be non-negative");
+    }
+    sim.venues
+        .kalshi
+        .auth
+        .install(KeyConfig { key_id, key }, skew);
+    Response::json(200, &sim.venues.kalshi.auth.describe())
 }
 
 fn error(status: u16, code: &str, message: &str) -> Response {

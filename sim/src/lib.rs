@@ -1,6 +1,7 @@
-//! Venue simulator for Paul P: speaks Kalshi Trade API v2 market data, Polymarket Gamma and
-//! CLOB, and Cloudflare Access certs over HTTP on 127.0.0.1, from the recorded payloads in
-//! the shared fixtures, with a control API for fault injection and request inspection.
+//! Venue simulator for Paul P: speaks Kalshi Trade API v2 (market data, and signed orders and
+//! portfolio with book matching), Polymarket Gamma and CLOB, Anthropic Messages and Cloudflare
+//! Access certs over HTTP on 127.0.0.1, from the recorded payloads in the shared fixtures, with
+//! a control API for fault injection, settlement, grades and request inspection.
 //!
 //! Host-only: the Worker never links this crate; it reaches the simulator through its
 //! base-URL variables.

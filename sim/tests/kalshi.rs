@@ -396,9 +396,15 @@ fn same_seed_gives_identical_bytes_and_another_seed_differs() {
 #[test]
 fn unsimulated_kalshi_routes_and_methods() {
     let sim = start(50, 10);
-    let resp = get(sim.addr(), "/trade-api/v2/portfolio/balance");
+    let resp = get(
+        sim.addr(),
+        "/trade-api/v2/portfolio/summary/total_resting_order_value",
+    );
     assert_eq!(resp.status, 404);
     assert_eq!(resp.json()["error"]["code"], "SIM_ROUTE_NOT_FOUND");
+    // Simulated portfolio routes are signed: unsigned requests are refused, not 404.
+    let resp = get(sim.addr(), "/trade-api/v2/portfolio/balance");
+    assert_eq!(resp.status, 401);
     let resp = get(sim.addr(), "/trade-api/v2/markets/trades");
     assert_eq!(resp.json()["error"]["code"], "SIM_ROUTE_NOT_FOUND");
     let resp = common::request(

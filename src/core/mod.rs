@@ -7,10 +7,23 @@ pub mod breaker;
 pub mod compliance;
 pub mod evidence;
 pub mod ingest;
+pub mod integrity;
+pub mod kalshi_sign;
+pub mod llm;
 pub mod money;
+pub mod orders;
 pub mod outbound;
+pub mod pairs;
+pub mod paper;
+pub mod prob;
+pub mod reconcile;
 pub mod redact;
 pub mod risk;
 pub mod run_audit;
+pub mod settlement;
 pub mod sql_guard;
+pub mod strategy;
 pub mod time;
+
+#[cfg(test)]
+pub(crate) mod testkit;

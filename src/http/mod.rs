@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod params;
 pub mod router;
 pub mod routes;
 
@@ -65,7 +66,9 @@ pub fn json_response(status: u16, value: &Value) -> Result<Response, ApiError> {
         .map_err(|_| ApiError::internal())
 }
 
-fn error_response(err: &ApiError) -> Response {
+/// The response for an error: its envelope and status, with `Allow` on a 405 and
+/// `WWW-Authenticate` on a 401.
+pub fn error_response(err: &ApiError) -> Response {
     let resp = Response::from_json(&err.body())
         .unwrap_or_else(|_| Response::error("internal error", 500).expect("static response"));
     let mut resp = resp.with_status(err.status);

@@ -27,6 +27,14 @@ pub enum Route {
     Health,
     AdminWhoami,
     AdminStatus,
+    AuditCheckpoint,
+    AuditCheckpointKey,
+    AdminAuditStatus,
+    AdminAuditVerify,
+    AdminAuditProof,
+    AdminAuditConsistency,
+    AdminAuditEvents,
+    AdminAuditNotes,
     BreakerGet,
     BreakerTransition,
     RiskGet,
@@ -83,6 +91,70 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Admin,
         body: Body::None,
         group: "admin",
+    },
+    RouteSpec {
+        route: Route::AuditCheckpoint,
+        method: "GET",
+        pattern: "/audit/checkpoint",
+        access: Access::Public,
+        body: Body::None,
+        group: "audit",
+    },
+    RouteSpec {
+        route: Route::AuditCheckpointKey,
+        method: "GET",
+        pattern: "/audit/checkpoint/key",
+        access: Access::Public,
+        body: Body::None,
+        group: "audit",
+    },
+    RouteSpec {
+        route: Route::AdminAuditStatus,
+        method: "GET",
+        pattern: "/admin/audit/status",
+        access: Access::Admin,
+        body: Body::None,
+        group: "audit",
+    },
+    RouteSpec {
+        route: Route::AdminAuditVerify,
+        method: "POST",
+        pattern: "/admin/audit/verify",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "audit",
+    },
+    RouteSpec {
+        route: Route::AdminAuditProof,
+        method: "GET",
+        pattern: "/admin/audit/proof/{seq}",
+        access: Access::Admin,
+        body: Body::None,
+        group: "audit",
+    },
+    RouteSpec {
+        route: Route::AdminAuditConsistency,
+        method: "GET",
+        pattern: "/admin/audit/consistency",
+        access: Access::Admin,
+        body: Body::None,
+        group: "audit",
+    },
+    RouteSpec {
+        route: Route::AdminAuditEvents,
+        method: "GET",
+        pattern: "/admin/audit/events",
+        access: Access::Admin,
+        body: Body::None,
+        group: "audit",
+    },
+    RouteSpec {
+        route: Route::AdminAuditNotes,
+        method: "POST",
+        pattern: "/admin/audit/notes",
+        access: Access::Admin,
+        body: Body::Json,
+        group: "audit",
     },
     RouteSpec {
         route: Route::BreakerGet,
@@ -325,6 +397,28 @@ mod tests {
     fn known_route_matches_with_its_spec() {
         let m = match_route("GET", "/admin/status");
         assert_eq!(m.spec().map(|s| s.route), Some(Route::AdminStatus));
+    }
+
+    #[test]
+    fn audit_routes_match_with_their_parameters() {
+        let m = match_route("GET", "/admin/audit/proof/7");
+        assert_eq!(m.spec().map(|s| s.route), Some(Route::AdminAuditProof));
+        let RouteMatch::Found { params, .. } = m else {
+            panic!("no match")
+        };
+        assert_eq!(params, vec![("seq", "7".to_string())]);
+        assert_eq!(
+            match_route("GET", "/audit/checkpoint")
+                .spec()
+                .map(|s| s.access),
+            Some(Access::Public)
+        );
+        assert_eq!(
+            match_route("GET", "/admin/audit/verify"),
+            RouteMatch::MethodNotAllowed {
+                allowed: vec!["POST"]
+            }
+        );
     }
 
     #[test]

@@ -535,10 +535,10 @@ impl Run<'_> {
                 .collect();
             let receipts = audit_client::append(self.env, records).await.map_err(|e| {
                 (
-                    audit_client::AuditUnavailable::CODE.to_string(),
+                    e.code().to_string(),
                     format!(
                         "compliance drops not audited, page not written: {} evidence={hash}",
-                        e.detail
+                        e.detail()
                     ),
                 )
             })?;
@@ -553,7 +553,7 @@ impl Run<'_> {
                     rule_id: rule.id.clone(),
                     rules_version: self.rules.version().to_string(),
                     run_id: self.run_id.to_string(),
-                    audit_seq: Some(receipt.seq),
+                    audit_seq: Some(receipt.seq.get()),
                 })
                 .collect();
             if let Err(e) =

@@ -1,6 +1,10 @@
-//! Adapters to the Worker's storage bindings. `d1` is the one gate every D1 statement passes;
-//! the others speak for one area each (evidence, compliance, market data, runs) through it.
+//! Storage adapters: `d1` is the one gate every D1 statement passes; the Durable Object's SQLite
+//! tables, D1 and R2 adapters each sit behind the narrow interface its callers need (evidence,
+//! compliance, market data, runs, anchors, the audit log). Pure logic never sees these types.
 
+pub mod anchors;
+pub mod audit_r2;
+pub mod audit_sql;
 pub mod compliance;
 pub mod d1;
 pub mod evidence;

@@ -2,6 +2,7 @@
 //! paths under its prefix and supplies the bodies the shared fault layer uses for it.
 
 pub mod access;
+pub mod anthropic;
 pub mod kalshi;
 pub mod polymarket;
 
@@ -18,6 +19,7 @@ pub enum Venue {
     Gamma,
     Clob,
     Access,
+    Anthropic,
     /// A path no venue owns.
     Unknown,
 }
@@ -39,6 +41,8 @@ impl Venue {
             Venue::Clob
         } else if under("/cdn-cgi") {
             Venue::Access
+        } else if under(anthropic::PREFIX) {
+            Venue::Anthropic
         } else {
             Venue::Unknown
         }
@@ -53,6 +57,9 @@ impl Venue {
                 &json!({"error": {"code": "injected_fault", "message": message, "details": "venue-sim"}}),
             ),
             Venue::Gamma | Venue::Clob => polymarket::error(status, &message),
+            Venue::Anthropic => {
+                anthropic::error(status, anthropic::error_type(status), &message, fault_id)
+            }
             Venue::Access | Venue::Unknown => Response::json(status, &json!({"error": message})),
         }
     }
@@ -63,6 +70,7 @@ impl Venue {
         match self {
             Venue::Kalshi => kalshi::error(429, "too_many_requests", "too many requests"),
             Venue::Gamma | Venue::Clob => polymarket::error(429, "Too Many Requests"),
+            Venue::Anthropic => anthropic::error(429, "rate_limit_error", "rate limited", 0),
             Venue::Access | Venue::Unknown => {
                 Response::json(429, &json!({"error": "too many requests"}))
             }
@@ -75,15 +83,29 @@ pub struct Venues {
     pub kalshi: kalshi::Kalshi,
     pub polymarket: polymarket::Polymarket,
     pub access: access::AccessCerts,
+    pub anthropic: anthropic::Anthropic,
 }
 
 impl Venues {
     pub fn build(config: &Config) -> Result<Venues, String> {
         let fixtures = Fixtures::new(config.fixtures_dir.clone());
+        let key = match &config.kalshi_public_key {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--kalshi-public-key {}: {e}", path.display()))?;
+                Some(kalshi::auth::KeyConfig {
+                    key_id: config.kalshi_key_id.clone(),
+                    key: kalshi::auth::parse_public_key(&pem)
+                        .map_err(|e| format!("--kalshi-public-key {}: {e}", path.display()))?,
+                })
+            }
+        };
         Ok(Venues {
-            kalshi: kalshi::Kalshi::build(&fixtures, config.kalshi_markets, config.seed)?,
+            kalshi: kalshi::Kalshi::build(&fixtures, config.kalshi_markets, config.seed, key)?,
             polymarket: polymarket::Polymarket::build(&fixtures, config.poly_markets, config.seed)?,
             access: access::AccessCerts::default(),
+            anthropic: anthropic::Anthropic::default(),
         })
     }
 
@@ -94,6 +116,7 @@ impl Venues {
             Venue::Gamma => self.polymarket.handle_gamma(req),
             Venue::Clob => self.polymarket.handle_clob(req),
             Venue::Access => self.access.handle(req),
+            Venue::Anthropic => self.anthropic.handle(req),
             Venue::Unknown => None,
         };
         answer.unwrap_or_else(|| route_not_found(req))

@@ -61,8 +61,20 @@ pub fn request(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> io::Result<Resp> {
+    request_timeout(addr, method, target, headers, body, Duration::from_secs(20))
+}
+
+/// Like [`request`], giving up (with an error) after `timeout` without a full response.
+pub fn request_timeout(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> io::Result<Resp> {
     let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    stream.set_read_timeout(Some(timeout))?;
     let mut head = format!(
         "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: sim-tests/1\r\n"
     );

@@ -46,6 +46,14 @@ pub enum AuditError {
     CheckpointOriginMismatch { origin: String, key_name: String },
     /// The verifier was fed input out of order (a bug in the caller, not in the log).
     VerifierInputOutOfOrder { detail: String },
+    /// An append offered no events.
+    BatchEmpty,
+    /// An append offered more events than one commit may carry.
+    BatchTooLarge { count: usize, max: usize },
+    /// One event's canonical bytes exceed the per-event limit.
+    EventTooLarge { bytes: usize, max: usize },
+    /// The stored log contradicts itself (head and rows disagree); the writer refuses to go on.
+    LogCorrupt { detail: String },
 }
 
 impl AuditError {
@@ -72,6 +80,10 @@ impl AuditError {
             AuditError::CheckpointMalformed { .. } => "AUDIT_CHECKPOINT_MALFORMED",
             AuditError::CheckpointOriginMismatch { .. } => "AUDIT_CHECKPOINT_ORIGIN_MISMATCH",
             AuditError::VerifierInputOutOfOrder { .. } => "AUDIT_VERIFIER_INPUT_OUT_OF_ORDER",
+            AuditError::BatchEmpty => "AUDIT_BATCH_EMPTY",
+            AuditError::BatchTooLarge { .. } => "AUDIT_BATCH_TOO_LARGE",
+            AuditError::EventTooLarge { .. } => "AUDIT_EVENT_TOO_LARGE",
+            AuditError::LogCorrupt { .. } => "AUDIT_LOG_CORRUPT",
         }
     }
 }
@@ -92,7 +104,10 @@ impl fmt::Display for AuditError {
             | AuditError::VerifierKeyMalformed { detail }
             | AuditError::NoteMalformed { detail }
             | AuditError::CheckpointMalformed { detail }
-            | AuditError::VerifierInputOutOfOrder { detail } => write!(f, ": detail={detail:?}"),
+            | AuditError::VerifierInputOutOfOrder { detail }
+            | AuditError::LogCorrupt { detail } => write!(f, ": detail={detail:?}"),
+            AuditError::BatchTooLarge { count, max } => write!(f, ": count={count} max={max}"),
+            AuditError::EventTooLarge { bytes, max } => write!(f, ": bytes={bytes} max={max}"),
             AuditError::SeqOutOfOrder { expected, got } => {
                 write!(f, ": expected={expected} got={got}")
             }
@@ -104,7 +119,8 @@ impl fmt::Display for AuditError {
             | AuditError::ProofRootMismatch
             | AuditError::KeyNameInvalid
             | AuditError::NoteUnverified
-            | AuditError::NoteSignatureInvalid => Ok(()),
+            | AuditError::NoteSignatureInvalid
+            | AuditError::BatchEmpty => Ok(()),
         }
     }
 }

@@ -110,8 +110,24 @@ impl Frontier {
 
     /// Appends one leaf hash: O(log n) node hashes in the worst case, O(1) amortised.
     pub fn append(&mut self, leaf: Hash32) {
+        self.append_with(leaf, |_| {});
+    }
+
+    /// Appends one leaf hash like [`Frontier::append`] and returns the perfect subtrees of two
+    /// or more leaves that this leaf completes, smallest first. A store that keeps every leaf
+    /// plus every subtree reported here can answer any [`TreeStore::perfect_subtree`] read
+    /// with one lookup.
+    pub fn append_completing(&mut self, leaf: Hash32) -> Vec<Subtree> {
+        let mut completed = Vec::new();
+        self.append_with(leaf, |subtree| completed.push(subtree));
+        completed
+    }
+
+    fn append_with(&mut self, leaf: Hash32, mut on_complete: impl FnMut(Subtree)) {
+        let leaf_index = self.size;
         let mut carry = leaf;
         let mut size = self.size;
+        let mut level = 0;
         // Each trailing 1-bit of the old size is a perfect subtree the new leaf completes.
         while size & 1 == 1 {
             let left = self
@@ -119,6 +135,12 @@ impl Frontier {
                 .pop()
                 .expect("one frontier node per set bit of size");
             carry = node_hash(&left, &carry);
+            level += 1;
+            on_complete(Subtree {
+                level,
+                index: leaf_index >> level,
+                hash: carry,
+            });
             size >>= 1;
         }
         self.nodes.push(carry);
@@ -133,6 +155,17 @@ impl Frontier {
             Some(last) => nodes.fold(*last, |acc, left| node_hash(left, &acc)),
         }
     }
+}
+
+/// The root of a perfect subtree: `2^level` leaves starting at leaf `index · 2^level`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subtree {
+    /// Height: 0 is a leaf, 1 a pair of leaves, …
+    pub level: u32,
+    /// Position among the subtrees of its level, from the left.
+    pub index: u64,
+    /// RFC 6962 hash of the subtree.
+    pub hash: Hash32,
 }
 
 /// Read access to the hashes of a tree, for proofs and historical roots.
@@ -611,6 +644,29 @@ mod tests {
             }
             assert_eq!(f.root(), reference_root(&all));
         }
+    }
+
+    #[test]
+    fn completed_subtrees_are_exactly_the_stored_subtrees_of_a_memory_tree() {
+        let all = leaves(100);
+        let t = tree(100);
+        let mut f = Frontier::new();
+        let mut seen = 0;
+        for (i, l) in all.iter().enumerate() {
+            let completed = f.append_completing(*l);
+            // Leaf i completes one subtree per trailing 1-bit of i, smallest first.
+            assert_eq!(completed.len(), (i as u64).trailing_ones() as usize);
+            for (n, s) in completed.iter().enumerate() {
+                assert_eq!(s.level, n as u32 + 1);
+                assert_eq!(s.hash, t.perfect_subtree(s.level, s.index).unwrap());
+                assert!(s.index << s.level <= i as u64);
+                assert_eq!(((s.index + 1) << s.level) - 1, i as u64);
+            }
+            seen += completed.len();
+        }
+        // Every interior node of every perfect subtree appears exactly once: n − popcount(n).
+        assert_eq!(seen as u64, 100 - 100u64.count_ones() as u64);
+        assert_eq!(f.root(), t.root());
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! - [`chain`]: chain genesis and links, [`LogHead`] (what the single writer carries).
 //! - [`checkpoint`]: anchors as C2SP tlog-checkpoints signed as C2SP signed-notes (Ed25519).
 //! - [`verify`]: [`review_anchors`] + the resumable [`Verifier`] producing a [`VerifyReport`].
+//! - [`sequencer`]: the single writer's step ([`sequencer::stage`], [`sequencer::append`])
+//!   over a [`sequencer::LogStore`] whose commit is atomic.
+//! - [`verify_run`]: a [`Verifier`] run paged over the R2 listing ([`verify_run::VerifyRun`]).
 //!
 //! Nothing here reads a clock, an environment or storage: times, keys and stored bytes are
 //! parameters.
@@ -19,8 +22,12 @@ pub mod error;
 pub mod event;
 pub mod hash;
 pub mod merkle;
+pub mod sequencer;
 pub mod verify;
+pub mod verify_run;
 
+#[cfg(test)]
+mod bench;
 #[cfg(test)]
 mod probe_vectors;
 
@@ -34,6 +41,7 @@ pub use event::{event_object_key, parse_event_object_key, AuditEvent, Seq};
 pub use hash::Hash32;
 pub use merkle::{
     consistency_proof, inclusion_proof, root_at, verify_consistency, verify_inclusion, Frontier,
-    MemoryTree, TreeStore,
+    MemoryTree, Subtree, TreeStore,
 };
+pub use sequencer::{AppendBatch, AppendError, LogStore, NewEvent, StagedEvent, WriterState};
 pub use verify::{review_anchors, Problem, ProblemCode, Verifier, VerifyReport};

@@ -38,16 +38,17 @@ async fn audit_first(ctx: &RequestCtx<'_>, kind: &str, payload: Value) -> Result
         evidence_hash: None,
     };
     match audit_client::append(ctx.env, vec![record]).await {
-        Ok(receipts) => Ok(receipts.first().map(|r| r.seq).unwrap_or_default()),
+        Ok(receipts) => Ok(receipts.first().map(|r| r.seq.get()).unwrap_or_default()),
         Err(e) => {
             ctx.log.error(
                 "compliance_change_not_audited",
-                json!({"kind": kind, "detail": e.detail}),
+                json!({"kind": kind, "code": e.code(), "detail": e.detail()}),
             );
             Err(ApiError::unavailable(
                 audit_client::AuditUnavailable::CODE,
                 "the audit log did not confirm the append; nothing was changed",
-            ))
+            )
+            .with_details(json!({"cause": e.code()})))
         }
     }
 }

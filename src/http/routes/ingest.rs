@@ -79,7 +79,7 @@ fn parse_json_text(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or(Value::String(s.to_string()))
 }
 
-fn run_json(row: &runs::RunRow) -> Value {
+fn run_json(row: &runs::RunRecord) -> Value {
     let mut v = json!(row);
     v["detail"] = parse_json_text(&row.detail);
     v

@@ -1,5 +1,6 @@
 //! One file per route group; `call` maps a matched route to its handler.
 
+mod audit;
 mod compliance;
 mod evidence;
 mod health;
@@ -17,6 +18,14 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::Health => health::get(ctx),
         Route::AdminWhoami => status::whoami(ctx),
         Route::AdminStatus => status::status(ctx).await,
+        Route::AuditCheckpoint => audit::checkpoint(ctx).await,
+        Route::AuditCheckpointKey => audit::checkpoint_key(ctx),
+        Route::AdminAuditStatus => audit::status(ctx).await,
+        Route::AdminAuditVerify => audit::verify(ctx).await,
+        Route::AdminAuditProof => audit::proof(ctx).await,
+        Route::AdminAuditConsistency => audit::consistency(ctx).await,
+        Route::AdminAuditEvents => audit::events(ctx).await,
+        Route::AdminAuditNotes => audit::notes(ctx).await,
         Route::BreakerGet => risk::get_breaker(ctx).await,
         Route::BreakerTransition => risk::transition(ctx).await,
         Route::RiskGet => risk::get_risk(ctx).await,

@@ -12,6 +12,7 @@ mod errors;
 mod events;
 mod markets;
 mod orderbook;
+mod portfolio;
 
 pub use errors::{parse_error_body, ErrorLayout, VenueError};
 pub use events::{parse_event_response, parse_events_page, KalshiEvent, KalshiEventDetail};
@@ -19,3 +20,8 @@ pub use markets::{
     parse_market_response, parse_markets_page, KalshiMarket, MarketResult, MarketStatus, MarketType,
 };
 pub use orderbook::{parse_orderbook_response, Level, Orderbook};
+pub use portfolio::{
+    create_order_body, parse_balance, parse_fills_page, parse_order_response, parse_orders_page,
+    parse_positions_page, parse_settlements_page, Balance, MarketPosition, TimeInForce, VenueFill,
+    VenueOrder, VenueSettlement,
+};

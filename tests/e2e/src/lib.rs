@@ -31,14 +31,24 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// A random token of 43 url-safe characters.
-pub fn random_token() -> String {
+fn random_bytes() -> [u8; 32] {
     let mut buf = [0u8; 32];
     File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut buf))
         .expect("/dev/urandom");
+    buf
+}
+
+/// A random token of 43 url-safe characters.
+pub fn random_token() -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes())
+}
+
+/// A fresh `AUDIT_SIGNING_KEY`: a random 32-byte Ed25519 seed in standard base64.
+pub fn random_signing_key() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(random_bytes())
 }
 
 static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
@@ -270,6 +280,7 @@ impl Stack {
             ("ANTHROPIC_BASE_URL".into(), format!("{sim_base}/anthropic")),
             ("CF_ACCESS_TEAM_DOMAIN".into(), sim_base.clone()),
             ("CF_ACCESS_AUD".into(), access_aud.clone()),
+            ("AUDIT_SIGNING_KEY".into(), random_signing_key()),
         ];
         vars.retain(|(k, _)| !config.unset.contains(k));
         for (k, v) in config.vars {
@@ -379,6 +390,31 @@ impl Stack {
             }
         }
         all
+    }
+
+    /// Runs `wrangler <args> --local --persist-to <this stack's state>` — local R2 and D1
+    /// commands against the running stack's storage — and returns its stdout. Panics with the
+    /// output if it fails.
+    pub fn wrangler_local(&self, args: &[&str]) -> String {
+        let out = Command::new(wrangler())
+            .args(args)
+            .arg("--local")
+            .arg("--persist-to")
+            .arg(self.state_dir.join("state"))
+            .current_dir(root())
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run wrangler");
+        assert!(
+            out.status.success(),
+            "wrangler {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     pub fn url(&self, path: &str) -> String {

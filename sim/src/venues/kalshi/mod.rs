@@ -1,7 +1,13 @@
-//! Kalshi Trade API v2, public market data: markets, one market, its order book, events.
-//! Bodies are the recorded wire shapes (compact JSON, keys sorted as in the 2026 recordings).
+//! Kalshi Trade API v2: public market data (markets, one market, its order book, events) and
+//! the signed portfolio routes (orders, positions, fills, settlements, balance). Bodies are the
+//! recorded wire shapes (compact JSON, keys sorted as in the 2026 recordings).
 
+pub mod auth;
+pub mod trading;
 pub mod universe;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
@@ -27,14 +33,82 @@ const UNSIMULATED_MARKET_ROUTES: &[&str] = &["trades", "candlesticks", "orderboo
 
 pub struct Kalshi {
     pub universe: Universe,
+    pub auth: auth::KalshiAuth,
+    pub trading: trading::Trading,
     limit_over_max_body: Vec<u8>,
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 impl Kalshi {
-    pub fn build(fixtures: &Fixtures, open_markets: usize, seed: u64) -> Result<Kalshi, String> {
+    pub fn build(
+        fixtures: &Fixtures,
+        open_markets: usize,
+        seed: u64,
+        key: Option<auth::KeyConfig>,
+    ) -> Result<Kalshi, String> {
         Ok(Kalshi {
             universe: Universe::build(fixtures, open_markets, seed)?,
+            auth: auth::KalshiAuth::build(fixtures, key)?,
+            trading: trading::Trading::build(fixtures)?,
             limit_over_max_body: fixtures.bytes(LIMIT_OVER_MAX_FIXTURE)?,
+        })
+    }
+
+    /// A market's status and JSON as served now: a market settled through the control API is
+    /// `finalized` with its result, whatever was recorded.
+    fn view<'a>(
+        &self,
+        market: &'a Market,
+        settled: &HashMap<String, trading::Settled>,
+    ) -> (&'a str, Cow<'a, str>) {
+        match settled.get(&market.ticker) {
+            Some(s) => (
+                "finalized",
+                Cow::Owned(trading::settled_market_json(&market.json, s)),
+            ),
+            None => (market.status.as_str(), Cow::Borrowed(market.json.as_str())),
+        }
+    }
+
+    /// The signed `/portfolio/*` routes; `None` when the path is not one.
+    fn handle_portfolio(&self, req: &Request, segments: &[&str]) -> Option<Response> {
+        let known = matches!(
+            segments,
+            ["portfolio", "orders"]
+                | ["portfolio", "orders", _]
+                | ["portfolio", "positions"]
+                | ["portfolio", "fills"]
+                | ["portfolio", "settlements"]
+                | ["portfolio", "balance"]
+        );
+        if !known {
+            return None;
+        }
+        if let Err(failure) = self.auth.verify(req, now_ms()) {
+            return Some(self.auth.refusal(failure));
+        }
+        Some(match (req.method.as_str(), segments) {
+            ("POST", ["portfolio", "orders"]) => {
+                let ticker = serde_json::from_slice::<Value>(&req.body)
+                    .ok()
+                    .and_then(|v| v.get("ticker").and_then(Value::as_str).map(str::to_string));
+                let market = ticker.as_deref().and_then(|t| self.universe.market(t));
+                self.trading.create(req, market)
+            }
+            ("GET", ["portfolio", "orders"]) => self.trading.list_orders(req),
+            ("GET", ["portfolio", "orders", id]) => self.trading.get_order(id),
+            ("DELETE", ["portfolio", "orders", id]) => self.trading.cancel(id),
+            ("GET", ["portfolio", "positions"]) => self.trading.positions(req),
+            ("GET", ["portfolio", "fills"]) => self.trading.list_fills(req),
+            ("GET", ["portfolio", "settlements"]) => self.trading.settlements(req),
+            ("GET", ["portfolio", "balance"]) => self.trading.balance(),
+            _ => error(405, "method_not_allowed", "method not allowed"),
         })
     }
 
@@ -47,6 +121,9 @@ impl Kalshi {
             .map(percent_decode)
             .collect();
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        if segments.first() == Some(&"portfolio") {
+            return self.handle_portfolio(req, &segments);
+        }
         let route_exists = match segments.as_slice() {
             ["markets"] | ["events"] | ["events", _] => true,
             ["markets", t] | ["markets", t, "orderbook"] => !UNSIMULATED_MARKET_ROUTES.contains(t),
@@ -92,13 +169,14 @@ impl Kalshi {
                 return validation_error("GetMarkets", "MveFilter", "oneof");
             }
         }
+        let settled = self.trading.settled_all();
         let selected: Vec<&Market> = self
             .universe
             .markets
             .iter()
             .filter(|m| {
                 statuses
-                    .map(|s| s.contains(&m.status.as_str()))
+                    .map(|s| s.contains(&self.view(m, &settled).0))
                     .unwrap_or(true)
             })
             .filter(|m| {
@@ -137,7 +215,7 @@ impl Kalshi {
             if i > 0 {
                 body.push(',');
             }
-            body.push_str(&market.json);
+            body.push_str(&self.view(market, &settled).1);
         }
         body.push_str("]}");
         Response::new(200, "application/json", body.into_bytes())
@@ -145,11 +223,14 @@ impl Kalshi {
 
     fn get_market(&self, ticker: &str) -> Response {
         match self.universe.market(ticker) {
-            Some(m) => Response::new(
-                200,
-                "application/json",
-                format!("{{\"market\":{}}}", m.json).into_bytes(),
-            ),
+            Some(m) => {
+                let settled = self.trading.settled_all();
+                Response::new(
+                    200,
+                    "application/json",
+                    format!("{{\"market\":{}}}", self.view(m, &settled).1).into_bytes(),
+                )
+            }
             None => not_found(),
         }
     }
@@ -165,6 +246,13 @@ impl Kalshi {
                 _ => return validation_error("GetMarketOrderbook", "Depth", "lte"),
             },
         };
+        // A settled market has no book.
+        if self.trading.settled(ticker).is_some() {
+            return Response::json(
+                200,
+                &json!({"orderbook_fp": {"yes_dollars": [], "no_dollars": []}}),
+            );
+        }
         // Best bids are last; a depth keeps the best `depth` levels of each side.
         let side = |levels: &[universe::Level]| -> Value {
             let skip = if depth == 0 {
@@ -192,6 +280,7 @@ impl Kalshi {
         };
         let series = req.query_param("series_ticker").filter(|v| !v.is_empty());
         let nested = flag(req, "with_nested_markets");
+        let settled = self.trading.settled_all();
         let selected: Vec<&universe::Event> = self
             .universe
             .events
@@ -208,7 +297,7 @@ impl Kalshi {
                 Some(s) => e
                     .markets
                     .iter()
-                    .any(|&i| s.contains(&self.universe.markets[i].status.as_str())),
+                    .any(|&i| s.contains(&self.view(&self.universe.markets[i], &settled).0)),
                 None => true,
             })
             .collect();
@@ -250,11 +339,12 @@ impl Kalshi {
     }
 
     fn markets_of(&self, event: &universe::Event) -> Vec<Value> {
+        let settled = self.trading.settled_all();
         event
             .markets
             .iter()
             .map(|&i| {
-                serde_json::from_str(&self.universe.markets[i].json)
+                serde_json::from_str(&self.view(&self.universe.markets[i], &settled).1)
                     .expect("universe markets are serialised JSON")
             })
             .collect()
