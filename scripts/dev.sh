@@ -59,6 +59,31 @@ setsid wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$DEV_STATE_DIR" 
 pids+=($!)
 wait_http "$BASE/health" 120 || { say "wrangler dev did not start"; exit 1; }
 
+# Compliance: every source starts under review and is never contacted until an operator approves
+# it. Approve the sources the simulator serves through the operator route, as operator "admin",
+# so the approval is recorded (and audited) like any other. Skipped with NO_SIM=1 (real hosts
+# need a real review) and for sources already approved.
+if [ "${NO_SIM:-0}" != 1 ]; then
+  admin_token=$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars | tr -d "'\"")
+  review=$(date -u -d '+30 days' +%F)
+  if [ -z "$admin_token" ]; then
+    say "no ADMIN_TOKEN in .dev.vars: approve sources yourself (see README, Compliance)"
+  else
+    approved=$(curl -fsS -H "Authorization: Bearer $admin_token" "$BASE/admin/compliance/sources" |
+      python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)["sources"] if s["admitted"]))' || true)
+    for source in kalshi polymarket_gamma polymarket_clob; do
+      case " $approved " in *" $source "*) continue ;; esac
+      if curl -fsS -o /dev/null -X PUT -H "Authorization: Bearer $admin_token" \
+          -H 'content-type: application/json' "$BASE/admin/compliance/sources/$source" \
+          -d "{\"status\":\"approved\",\"tos_version\":\"local-simulator\",\"next_review_at\":\"$review\",\"note\":\"approved by scripts/dev.sh for the local simulator\"}"; then
+        say "approved $source for the local simulator (next review $review)"
+      else
+        say "could not approve $source (is the audit log up?); ingestion will skip it"
+      fi
+    done
+  fi
+fi
+
 cat >&2 <<MSG
 
 Paul P is up at $BASE  (simulator: http://127.0.0.1:$SIM_PORT; state: $DEV_STATE_DIR)
@@ -67,6 +92,8 @@ Try:
   curl -s $BASE/health
   curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/whoami
   curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/status
+  curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/compliance/sources
+  curl -s -X POST -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/ingest/run
   curl -s "$BASE/__scheduled?cron=*/5+*+*+*+*"
   curl -s "$BASE/__scheduled?cron=0+*+*+*+*" && curl -s $BASE/audit/checkpoint
   curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/audit/status

@@ -72,4 +72,6 @@ pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 #[cfg(all(test, target_arch = "wasm32"))]
+mod ingest_cpu_tests;
+#[cfg(all(test, target_arch = "wasm32"))]
 mod webcrypto_tests;

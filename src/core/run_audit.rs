@@ -88,12 +88,12 @@ pub fn operator_run_id(job: &str, now: DateTime<Utc>, nonce_hex: &str) -> String
     format!("{job}-{}-op-{nonce_hex}", compact(now))
 }
 
-/// Whether a string looks like a run id this module makes (for route parameters).
+/// Whether a string can be a run id of any job (route parameters): 1 to 128 characters of
+/// ASCII letters, digits, `-`, `_`, `.` and `:` (the anchoring job uses `anchor:{hour}`).
 pub fn is_run_id(s: &str) -> bool {
-    (8..=128).contains(&s.len())
-        && s.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'T' || b == b'Z'
-        })
+    (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// `runs/{yyyy-mm-dd}/{run_id}.jsonl`, the day being the run's start (scheduled time for crons).
@@ -290,12 +290,14 @@ mod tests {
         let op = operator_run_id("ingest", at, "0a1b2c3d");
         assert_eq!(op, "ingest-20260611T051500Z-op-0a1b2c3d");
         assert!(is_run_id(&op));
+        assert!(is_run_id("anchor:493654"));
         for bad in [
             "",
-            "x",
             "../../etc",
-            "ingest-20260611T051500Z-ABC",
-            "a b c d e f g h",
+            "a b",
+            "x/y",
+            &"x".repeat(129),
+            "ingest\u{0}",
         ] {
             assert!(!is_run_id(bad), "{bad}");
         }

@@ -13,12 +13,10 @@ use crate::core::audit::{
     anchor_genesis, open_checkpoint, sign_checkpoint, AuditError, Checkpoint, Hash32, NoteSigner,
     NoteVerifier,
 };
-use crate::core::run_audit::RunStatus;
 use crate::obs::Logger;
 use crate::store::anchors::{self, AnchorRow, NewAnchor};
 use crate::store::audit_r2::{self, PutOnce};
-use crate::store::d1::Db;
-use crate::store::runs;
+use crate::store::runs::{self, RunStatus};
 use serde_json::{json, Value};
 use worker::Env;
 
@@ -286,7 +284,7 @@ pub async fn run(env: &Env, log: &Logger) {
         }
     };
     let recorded = async {
-        let db = Db::open(env, "DB", log)?;
+        let db = runs::db(env)?;
         runs::record(
             &db,
             &run_id,

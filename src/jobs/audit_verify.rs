@@ -4,10 +4,8 @@
 //! `GET /admin/audit/status` as the last full verification.
 
 use crate::audit_client;
-use crate::core::run_audit::RunStatus;
 use crate::obs::Logger;
-use crate::store::d1::Db;
-use crate::store::runs;
+use crate::store::runs::{self, RunStatus};
 use serde_json::json;
 use worker::{Env, Method};
 
@@ -64,7 +62,7 @@ pub async fn start_daily(env: &Env, log: &Logger) {
         }
     };
     let recorded = async {
-        let db = Db::open(env, "DB", log)?;
+        let db = runs::db(env)?;
         runs::record(
             &db,
             &id,

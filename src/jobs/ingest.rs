@@ -96,8 +96,6 @@ impl IngestRequest {
 /// Why a run did not happen.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IngestError {
-    /// An `INGEST_*` setting is malformed.
-    Config(String),
     Db(DbError),
     /// Another run of the job holds the lease.
     AlreadyRunning {
@@ -113,7 +111,6 @@ pub enum IngestError {
 impl IngestError {
     pub fn code(&self) -> &'static str {
         match self {
-            IngestError::Config(_) => "CONFIG_INVALID",
             IngestError::Db(e) => e.code(),
             IngestError::AlreadyRunning { .. } => "INGEST_ALREADY_RUNNING",
             IngestError::AlreadyRecorded { .. } => "INGEST_RUN_ALREADY_RECORDED",
@@ -124,7 +121,6 @@ impl IngestError {
 impl fmt::Display for IngestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            IngestError::Config(d) => f.write_str(d),
             IngestError::Db(e) => e.fmt(f),
             IngestError::AlreadyRunning { run_id } => {
                 write!(f, "INGEST_ALREADY_RUNNING: run_id={run_id}")
@@ -148,8 +144,6 @@ impl From<DbError> for IngestError {
 /// Runs the job once for `req`.
 pub async fn run(env: &Env, log: &Logger, req: IngestRequest) -> Result<RunSummary, IngestError> {
     let now = crate::clock::now();
-    let config =
-        IngestConfig::from_settings(|n| bindings::var(env, n)).map_err(IngestError::Config)?;
     let db = Db::open(env, "DB", log)?;
     let (run_id, trigger, scheduled) = match &req.trigger {
         Trigger::Cron { cron, scheduled } => (
@@ -197,6 +191,21 @@ pub async fn run(env: &Env, log: &Logger, req: IngestRequest) -> Result<RunSumma
         now,
         scheduled.unwrap_or(now),
     );
+    // A malformed setting fails the run, recorded like any other failure: a typo never
+    // silently becomes a default.
+    let config = match IngestConfig::from_settings(|n| bindings::var(env, n)) {
+        Ok(c) => c,
+        Err(detail) => {
+            recorder
+                .record(
+                    "config",
+                    now,
+                    StepEnd::fail(json!({}), "CONFIG_INVALID", detail),
+                )
+                .await;
+            return Ok(recorder.finish().await?);
+        }
+    };
     let lease_until = now + TimeDelta::milliseconds(config.budget.wall_ms as i64 + 60_000);
     if !runs::acquire_lease(&db, JOB, &run_id, now, lease_until).await? {
         recorder
@@ -526,10 +535,10 @@ impl Run<'_> {
                 .collect();
             let receipts = audit_client::append(self.env, records).await.map_err(|e| {
                 (
-                    audit_client::AuditUnavailable::CODE.to_string(),
+                    e.code().to_string(),
                     format!(
                         "compliance drops not audited, page not written: {} evidence={hash}",
-                        e.detail
+                        e.detail()
                     ),
                 )
             })?;

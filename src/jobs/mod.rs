@@ -1,9 +1,10 @@
-//! What each cron does, as ordered steps with a run audit.
+//! What each cron does. `#[event(scheduled)]` calls [`run_scheduled`]; every job records its
+//! outcome itself (log line and a `runs` row), because the runtime is always told "success".
 //!
-//! [`run_scheduled`] maps a cron expression to its job. A job records itself through
-//! [`Recorder`]: the run row in D1 (claimed by its run id, so a re-delivered cron finds it),
-//! one `run_steps` row per finished step (which doubles as the heartbeat), and at the end the
-//! run-audit JSONL in R2_AUDIT (`runs/{yyyy-mm-dd}/{run_id}.jsonl`).
+//! Jobs made of steps (ingestion) record themselves through [`Recorder`]: the run row in D1
+//! (claimed by its run id, so a re-delivered cron finds it), one `run_steps` row per finished
+//! step (which doubles as the heartbeat), and at the end the run-audit JSONL in R2_AUDIT
+//! (`runs/{yyyy-mm-dd}/{run_id}.jsonl`).
 
 pub mod anchor;
 pub mod audit_verify;
@@ -21,11 +22,20 @@ use worker::Env;
 /// The ingestion cron (every five minutes).
 pub const INGEST_CRON: &str = "*/5 * * * *";
 
-/// Runs the job of `cron`, scheduled at `scheduled_ms`. Never fails: `scheduled` always reports
-/// success to the runtime, so outcomes live in the run records and the log.
+/// Runs the jobs of one cron delivery, scheduled at `scheduled_ms`. Never fails: `scheduled`
+/// always reports success to the runtime, so outcomes live in the run records and the log.
 pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logger) {
     let scheduled = crate::core::time::from_millis(scheduled_ms).unwrap_or_else(crate::clock::now);
     match cron {
+        anchor::CRON => anchor::run(env, log).await,
+        audit_verify::CRON => {
+            audit_verify::start_daily(env, log).await;
+            // The profitability gate and the daily reports share this cron; not built yet.
+            log.info(
+                "scheduled",
+                json!({"cron": cron, "not_built": ["gate", "reports"]}),
+            );
+        }
         INGEST_CRON => {
             let req = ingest::IngestRequest::cron(cron, scheduled);
             match ingest::run(env, log, req).await {
@@ -38,15 +48,6 @@ pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logge
                     json!({"job": ingest::JOB, "cron": cron, "code": e.code(), "detail": e.to_string()}),
                 ),
             }
-        }
-        anchor::CRON => anchor::run(env, log).await,
-        audit_verify::CRON => {
-            audit_verify::start_daily(env, log).await;
-            // The profitability gate and the daily reports share this cron; not built yet.
-            log.info(
-                "scheduled",
-                json!({"cron": cron, "not_built": ["gate", "reports"]}),
-            );
         }
         _ => log.info("scheduled", json!({"cron": cron, "jobs": []})),
     }

@@ -1,6 +1,6 @@
 //! Storage adapters: `d1` is the one gate every D1 statement passes; the Durable Object's SQLite
-//! tables, D1 and R2 adapters each sit behind the narrow interface its callers need. Pure logic
-//! never sees these types.
+//! tables, D1 and R2 adapters each sit behind the narrow interface its callers need (evidence,
+//! compliance, market data, runs, anchors, the audit log). Pure logic never sees these types.
 
 pub mod anchors;
 pub mod audit_r2;

@@ -1,12 +1,105 @@
-//! Runs in D1 (`runs`, `run_steps`, `job_leases`) and their run-audit JSONL in R2_AUDIT.
+//! DB `runs`: one row per job run (`migrations/0001_runs.sql`, extended by `0002_ingest.sql`), so
+//! operators can see what ran and how it ended — `#[event(scheduled)]` always reports success to
+//! the runtime. Two ways in: [`record`] writes a finished run in one statement (anchoring, daily
+//! verification); jobs with steps (ingestion) claim the run first ([`insert_run`], [`take_over`]),
+//! record each step ([`record_step`], `run_steps`), hold a lease, and write their run audit to
+//! R2_AUDIT at the end ([`finish_run`], [`put_audit`]).
 
+use super::d1::{Db, DbError, Param};
 use crate::core::run_audit::StepRecord;
 use crate::core::time::format_utc;
-use crate::store::d1::{Db, DbError, Param};
 use crate::store::opt_text;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use worker::{Env, HttpMetadata};
+use serde_json::Value;
+use worker::{Env, Error, HttpMetadata, Result};
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunStatus {
+    Success,
+    Fail,
+    Skipped,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Success => "SUCCESS",
+            RunStatus::Fail => "FAIL",
+            RunStatus::Skipped => "SKIPPED",
+        }
+    }
+}
+
+/// A run as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub run_id: String,
+    pub job: String,
+    pub trigger: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub status: String,
+    pub detail: String,
+}
+
+fn err(e: DbError) -> Error {
+    Error::RustError(e.code().to_string())
+}
+
+/// The main database behind the D1 statement gate.
+pub fn db(env: &Env) -> Result<Db> {
+    let log = crate::obs::Logger::new("store.runs", crate::secrets_redactor(env));
+    Db::open(env, "DB", &log).map_err(err)
+}
+
+/// Records a finished run. A run id seen before keeps a `SUCCESS`: a re-delivered cron that
+/// finds its work done (`SKIPPED`) or fails afterwards does not hide that it succeeded.
+#[allow(clippy::too_many_arguments)]
+pub async fn record(
+    db: &Db,
+    run_id: &str,
+    job: &str,
+    trigger: &str,
+    started_at: &str,
+    ended_at: &str,
+    status: RunStatus,
+    detail: &Value,
+) -> Result<()> {
+    let detail = detail.to_string();
+    db.run(
+        "INSERT INTO runs (run_id, job, trigger, started_at, ended_at, status, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id) DO UPDATE SET ended_at = excluded.ended_at,
+             status = excluded.status, detail = excluded.detail
+         WHERE runs.status <> 'SUCCESS'",
+        &[
+            Param::Text(run_id),
+            Param::Text(job),
+            Param::Text(trigger),
+            Param::Text(started_at),
+            Param::Text(ended_at),
+            Param::Text(status.as_str()),
+            Param::Text(&detail),
+        ],
+    )
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
+/// The most recently started run of `job`.
+pub async fn latest(db: &Db, job: &str) -> Result<Option<RunRow>> {
+    db.first::<RunRow>(
+        "SELECT run_id, job, trigger, started_at, ended_at, status, detail FROM runs
+         WHERE job = ? ORDER BY started_at DESC LIMIT 1",
+        &[Param::Text(job)],
+    )
+    .await
+    .map_err(err)
+}
 
 /// The R2 binding holding run audits.
 pub const AUDIT_BUCKET: &str = "R2_AUDIT";
@@ -41,9 +134,9 @@ const ACQUIRE_LEASE: &str = "INSERT INTO job_leases (job, run_id, expires_at) VA
      WHERE job_leases.expires_at < ?4 OR job_leases.run_id = excluded.run_id";
 const RELEASE_LEASE: &str = "DELETE FROM job_leases WHERE job = ? AND run_id = ?";
 
-/// A `runs` row.
+/// A `runs` row with every column (the run index of jobs that record steps).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunRow {
+pub struct RunRecord {
     pub run_id: String,
     pub job: String,
     pub trigger: String,
@@ -80,7 +173,7 @@ pub async fn insert_run(
     trigger: &str,
     now: DateTime<Utc>,
     scheduled: Option<DateTime<Utc>>,
-) -> Result<bool, DbError> {
+) -> std::result::Result<bool, DbError> {
     let at = format_utc(now);
     let scheduled = scheduled.map(format_utc);
     let changed = db
@@ -98,13 +191,18 @@ pub async fn insert_run(
     Ok(changed > 0)
 }
 
-pub async fn run(db: &Db, run_id: &str) -> Result<Option<RunRow>, DbError> {
-    db.first::<RunRow>(SELECT_RUN, &[Param::Text(run_id)]).await
+pub async fn run(db: &Db, run_id: &str) -> std::result::Result<Option<RunRecord>, DbError> {
+    db.first::<RunRecord>(SELECT_RUN, &[Param::Text(run_id)])
+        .await
 }
 
 /// Takes over a stale RUNNING run (compare-and-swap on its attempt and heartbeat); `true` if
 /// this caller now owns it, as attempt `attempt + 1`, with its old steps cleared.
-pub async fn take_over(db: &Db, row: &RunRow, now: DateTime<Utc>) -> Result<bool, DbError> {
+pub async fn take_over(
+    db: &Db,
+    row: &RunRecord,
+    now: DateTime<Utc>,
+) -> std::result::Result<bool, DbError> {
     let at = format_utc(now);
     let changed = db
         .run(
@@ -134,7 +232,7 @@ pub async fn record_step(
     attempt: i64,
     step: &StepRecord,
     now: DateTime<Utc>,
-) -> Result<(), DbError> {
+) -> std::result::Result<(), DbError> {
     let started = format_utc(step.started);
     let ended = format_utc(step.ended);
     let counts = step.counts.to_string();
@@ -175,7 +273,7 @@ pub async fn finish_run(
     detail: &serde_json::Value,
     audit_key: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(), DbError> {
+) -> std::result::Result<(), DbError> {
     let at = format_utc(now);
     let detail = detail.to_string();
     db.run(
@@ -194,8 +292,12 @@ pub async fn finish_run(
     .map(|_| ())
 }
 
-pub async fn list(db: &Db, job: Option<&str>, limit: i64) -> Result<Vec<RunRow>, DbError> {
-    db.all::<RunRow>(
+pub async fn list(
+    db: &Db,
+    job: Option<&str>,
+    limit: i64,
+) -> std::result::Result<Vec<RunRecord>, DbError> {
+    db.all::<RunRecord>(
         LIST,
         &[
             job.map(Param::Text).unwrap_or(Param::Null),
@@ -205,7 +307,7 @@ pub async fn list(db: &Db, job: Option<&str>, limit: i64) -> Result<Vec<RunRow>,
     .await
 }
 
-pub async fn steps(db: &Db, run_id: &str) -> Result<Vec<StepRow>, DbError> {
+pub async fn steps(db: &Db, run_id: &str) -> std::result::Result<Vec<StepRow>, DbError> {
     db.all::<StepRow>(STEPS, &[Param::Text(run_id)]).await
 }
 
@@ -216,7 +318,7 @@ pub async fn acquire_lease(
     run_id: &str,
     now: DateTime<Utc>,
     expires: DateTime<Utc>,
-) -> Result<bool, DbError> {
+) -> std::result::Result<bool, DbError> {
     let now = format_utc(now);
     let expires = format_utc(expires);
     let changed = db
@@ -233,14 +335,14 @@ pub async fn acquire_lease(
     Ok(changed > 0)
 }
 
-pub async fn release_lease(db: &Db, job: &str, run_id: &str) -> Result<(), DbError> {
+pub async fn release_lease(db: &Db, job: &str, run_id: &str) -> std::result::Result<(), DbError> {
     db.run(RELEASE_LEASE, &[Param::Text(job), Param::Text(run_id)])
         .await
         .map(|_| ())
 }
 
 /// Writes the run audit to R2_AUDIT at `key`.
-pub async fn put_audit(env: &Env, key: &str, jsonl: String) -> Result<(), String> {
+pub async fn put_audit(env: &Env, key: &str, jsonl: String) -> std::result::Result<(), String> {
     let bucket = env.bucket(AUDIT_BUCKET).map_err(|e| e.to_string())?;
     bucket
         .put(key, jsonl.into_bytes())
@@ -259,7 +361,7 @@ pub async fn put_audit(env: &Env, key: &str, jsonl: String) -> Result<(), String
 }
 
 /// Reads a run audit back, `None` if absent.
-pub async fn get_audit(env: &Env, key: &str) -> Result<Option<String>, String> {
+pub async fn get_audit(env: &Env, key: &str) -> std::result::Result<Option<String>, String> {
     let bucket = env.bucket(AUDIT_BUCKET).map_err(|e| e.to_string())?;
     match bucket.get(key).execute().await.map_err(|e| e.to_string())? {
         None => Ok(None),
@@ -268,50 +370,6 @@ pub async fn get_audit(env: &Env, key: &str) -> Result<Option<String>, String> {
             Some(b) => b.text().await.map(Some).map_err(|e| e.to_string()),
         },
     }
-}
-
-const RECORD_FINISHED: &str = "INSERT INTO runs (run_id, job, trigger, started_at, ended_at, \
-     status, detail) VALUES (?, ?, ?, ?, ?, ?, ?) \
-     ON CONFLICT (run_id) DO UPDATE SET ended_at = excluded.ended_at, \
-     status = excluded.status, detail = excluded.detail WHERE runs.status <> 'SUCCESS'";
-const LATEST_OF_JOB: &str = "SELECT run_id, job, trigger, started_at, ended_at, status, detail, \
-     scheduled_at, heartbeat_at, attempt, audit_key FROM runs WHERE job = ? \
-     ORDER BY started_at DESC LIMIT 1";
-
-/// Records a finished one-step run (the audit jobs). A run id seen before keeps a `SUCCESS`: a
-/// re-delivered cron that finds its work done (`SKIPPED`) or fails afterwards does not hide that
-/// it succeeded.
-#[allow(clippy::too_many_arguments)]
-pub async fn record(
-    db: &Db,
-    run_id: &str,
-    job: &str,
-    trigger: &str,
-    started_at: &str,
-    ended_at: &str,
-    status: crate::core::run_audit::RunStatus,
-    detail: &serde_json::Value,
-) -> Result<(), DbError> {
-    let detail = detail.to_string();
-    db.run(
-        RECORD_FINISHED,
-        &[
-            Param::Text(run_id),
-            Param::Text(job),
-            Param::Text(trigger),
-            Param::Text(started_at),
-            Param::Text(ended_at),
-            Param::Text(status.as_str()),
-            Param::Text(&detail),
-        ],
-    )
-    .await
-    .map(|_| ())
-}
-
-/// The most recently started run of `job`.
-pub async fn latest(db: &Db, job: &str) -> Result<Option<RunRow>, DbError> {
-    db.first::<RunRow>(LATEST_OF_JOB, &[Param::Text(job)]).await
 }
 
 #[cfg(test)]

@@ -43,11 +43,12 @@ pub struct CostModel {
     pub us_per_row: u64,
 }
 
-/// Measured on the release wasm under Node (V8, as in workerd); rounded up, so the estimate
-/// errs towards stopping early.
+/// Set about twice above what a 1,000-market Kalshi page (2.8 MB, 2,000 rows) measures in the
+/// release wasm under Node (`ingest_cpu_tests`: ~57 ms, of which SHA-256 ~6 ms and parsing
+/// ~24 ms), so the estimate errs towards stopping early on a slower machine.
 pub const COST_MODEL: CostModel = CostModel {
-    us_per_kib: 40,
-    us_per_row: 60,
+    us_per_kib: 25,
+    us_per_row: 30,
 };
 
 /// Why a run stopped before finishing a listing.

@@ -108,7 +108,7 @@ async fn anchor_status(ctx: &RequestCtx<'_>, now_ms: i64) -> Value {
     }
     .await;
     let last_run = async {
-        let db = crate::store::d1::Db::open(ctx.env, "DB", ctx.log)?;
+        let db = runs::db(ctx.env)?;
         runs::latest(&db, anchor::JOB).await
     }
     .await;

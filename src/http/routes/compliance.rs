@@ -42,12 +42,13 @@ async fn audit_first(ctx: &RequestCtx<'_>, kind: &str, payload: Value) -> Result
         Err(e) => {
             ctx.log.error(
                 "compliance_change_not_audited",
-                json!({"kind": kind, "detail": e.detail}),
+                json!({"kind": kind, "code": e.code(), "detail": e.detail()}),
             );
             Err(ApiError::unavailable(
                 audit_client::AuditUnavailable::CODE,
                 "the audit log did not confirm the append; nothing was changed",
-            ))
+            )
+            .with_details(json!({"cause": e.code()})))
         }
     }
 }

@@ -52,10 +52,6 @@ impl From<IngestError> for ApiError {
                 ApiError::new(409, e.code(), "this run was already recorded")
                     .with_details(json!({"run_id": run_id, "status": status}))
             }
-            IngestError::Config(detail) => {
-                ApiError::new(500, e.code(), "ingestion settings are invalid")
-                    .with_details(json!({"reason": detail}))
-            }
             IngestError::Db(db) => db.clone().into(),
         }
     }
@@ -83,7 +79,7 @@ fn parse_json_text(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or(Value::String(s.to_string()))
 }
 
-fn run_json(row: &runs::RunRow) -> Value {
+fn run_json(row: &runs::RunRecord) -> Value {
     let mut v = json!(row);
     v["detail"] = parse_json_text(&row.detail);
     v

@@ -671,3 +671,41 @@ fn tampered_and_missing_evidence_is_reported_and_a_lost_blob_is_restored_by_the_
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.error_code(), "EVIDENCE_NOT_FOUND");
 }
+
+#[test]
+fn a_run_out_of_cpu_budget_stops_cleanly_between_pages_and_records_where() {
+    // ~120 ms of estimated CPU per 1,000-market page: three pages fit 400 ms, a fourth would not.
+    let stack = stack_with(&[("INGEST_CPU_BUDGET_MS", "400")]);
+    stack.approve_sources(SIMULATED_SOURCES);
+    let run = run_now(&stack, &json!({}));
+    assert_eq!(
+        run["status"], "SUCCESS",
+        "a budget stop is not a failure: {run}"
+    );
+    let km = step(&run, "kalshi_markets");
+    assert_eq!(km["status"], "SUCCESS");
+    assert_eq!(km["code"], "BUDGET_CPU", "{km}");
+    let pages = km["counts"]["pages"].as_i64().unwrap();
+    assert!((1..10).contains(&pages), "{km}");
+    assert_eq!(km["stopped"]["reason"], "BUDGET_CPU");
+    assert_eq!(km["stopped"]["at"]["page"], pages + 1);
+    assert!(km["stopped"]["at"]["cursor"].is_string(), "{km}");
+    assert_eq!(markets(&stack, "kalshi"), pages * 1_000, "whole pages only");
+    let pm = step(&run, "polymarket_markets");
+    assert_eq!(
+        pm["code"], "BUDGET_CPU",
+        "the budget is the run's, not a step's: {pm}"
+    );
+
+    let run_id = run["run_id"].as_str().unwrap();
+    let jsonl = stack
+        .get(
+            &format!("/admin/runs/{run_id}?format=jsonl"),
+            Some(&stack.tokens.admin),
+        )
+        .text();
+    let end: Value = serde_json::from_str(jsonl.lines().last().unwrap()).unwrap();
+    assert_eq!(end["type"], "RUN_END");
+    assert_eq!(end["stopped"]["step"], "kalshi_markets", "{end}");
+    assert_eq!(end["stopped"]["at"]["reason"], "BUDGET_CPU");
+}
