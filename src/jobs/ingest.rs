@@ -245,7 +245,11 @@ async fn compliance_step(db: &Db, today: chrono::NaiveDate) -> (StepEnd, Option<
         Ok(r) => r,
         Err(e) => {
             return (
-                StepEnd::fail(json!({}), Denial::Unavailable.code(), e.to_string()),
+                StepEnd::fail(
+                    json!({}),
+                    Denial::Unavailable.code(),
+                    format!("sources unreadable cause={}", e.code()),
+                ),
                 None,
             )
         }
@@ -491,7 +495,17 @@ impl Run<'_> {
         };
         let written = market_data::write_page(self.db, &removals, &plan.statements)
             .await
-            .map_err(|e| (e.code().to_string(), format!("{e} evidence={hash}")))?;
+            .map_err(|e| {
+                // D1's own message is for the log only; the run records the code.
+                self.log.error(
+                    "page_not_written",
+                    json!({"detail": e.to_string(), "evidence": hash}),
+                );
+                (
+                    e.code().to_string(),
+                    format!("page not written evidence={hash}"),
+                )
+            })?;
         counts.rows_written += written;
         counts.dropped += plan.drops.len() as u32;
         Ok(())
@@ -504,7 +518,19 @@ impl Run<'_> {
         let recorded: HashSet<(String, String)> =
             compliance_store::recorded_drops(self.db, hash, plan.venue.as_str(), &keys)
                 .await
-                .map_err(|e| ("COMPLIANCE_UNAVAILABLE".to_string(), e.to_string()))?
+                .map_err(|e| {
+                    self.log.error(
+                        "compliance_drops_unreadable",
+                        json!({"detail": e.to_string()}),
+                    );
+                    (
+                        "COMPLIANCE_UNAVAILABLE".to_string(),
+                        format!(
+                            "recorded drops unreadable cause={} evidence={hash}",
+                            e.code()
+                        ),
+                    )
+                })?
                 .into_iter()
                 .collect();
         let fresh: Vec<&(String, Rule)> = plan
@@ -938,7 +964,7 @@ async fn mark_to_market(run: &Run<'_>, tickers: &[String]) -> StepEnd {
     }
     let quotes = match market_data::quotes(run.db, Venue::Kalshi.as_str(), tickers).await {
         Ok(q) => q,
-        Err(e) => return StepEnd::fail(json!({}), e.code(), e.to_string()),
+        Err(e) => return StepEnd::fail(json!({}), e.code(), "stored quotes unreadable"),
     };
     let (mut marked, mut unpriced, mut failures) = (0u32, Vec::new(), 0u32);
     let mut first_failure = None;

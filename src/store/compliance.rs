@@ -127,7 +127,7 @@ pub enum RulesUnavailable {
 impl RulesUnavailable {
     pub fn detail(&self) -> String {
         match self {
-            RulesUnavailable::Db(e) => e.to_string(),
+            RulesUnavailable::Db(e) => format!("rules unreadable cause={}", e.code()),
             RulesUnavailable::Invalid(d) => d.clone(),
         }
     }
