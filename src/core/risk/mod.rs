@@ -26,6 +26,8 @@ pub use governor::{
 pub use limits::{parse_limits, tighten_or_refuse, LimitsError, OrderRate, RiskLimits};
 
 #[cfg(test)]
+mod bench;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;

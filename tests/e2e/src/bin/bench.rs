@@ -147,6 +147,53 @@ fn ingest_throughput() -> Value {
     })
 }
 
+/// p50/p99 of `POST /admin/risk/check` (an operator dry run through the RiskGovernor Durable
+/// Object: load state, check and reserve, audit append, persist) on a market that ingestion
+/// marked, sequentially (the object serialises checks anyway). Unique client order ids; the
+/// verdicts mix approvals and limit refusals as reservations accumulate, as in production.
+fn dry_run_latency(stack: &Stack) -> Value {
+    let admin = &stack.tokens.admin;
+    stack.approve_sources(&["kalshi"]);
+    let markets = stack
+        .sim("GET", "/trade-api/v2/markets?status=open&limit=50", None)
+        .json();
+    let ticker = markets["markets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["ticker"].as_str())
+        .find(|t| !t.starts_with("KXMVE"))
+        .expect("an open market")
+        .to_string();
+    let r = stack.json(
+        "POST",
+        "/admin/ingest/run",
+        admin,
+        &json!({"mark": [ticker]}),
+    );
+    assert_eq!(r.status, 200, "ingest: {}", r.text());
+    let n = env_usize("BENCH_CHECKS", 200);
+    let rounds = env_usize("BENCH_ROUNDS", 3).max(1);
+    let (mut p50s, mut p99s, mut approved) = (Vec::new(), Vec::new(), 0);
+    for round in 0..rounds {
+        let mut lat = Vec::with_capacity(n);
+        for i in 0..n {
+            let body = json!({"client_order_id": format!("bench-{round}-{i}"), "market": ticker,
+                "side": "yes", "action": "buy", "qty": 100, "limit_price": 5000, "kind": "new"});
+            let t = Instant::now();
+            let r = stack.json("POST", "/admin/risk/check", admin, &body);
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(r.status, 200, "{}", r.text());
+            approved += usize::from(r.json()["verdict"]["approved"] == true);
+        }
+        lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        p50s.push(percentile(&lat, 50.0));
+        p99s.push(percentile(&lat, 99.0));
+    }
+    json!({"route": "POST /admin/risk/check", "checks_per_round": n, "rounds": rounds,
+           "approved": approved, "p50_ms_median": median(p50s), "p99_ms_median": median(p99s)})
+}
+
 fn main() {
     let stack = Stack::start(StackConfig::default());
     let admin = stack.tokens.admin.clone();
@@ -162,6 +209,7 @@ fn main() {
         measure(&stack, "/health", None),
         measure(&stack, "/admin/status", Some(&admin)),
     ];
+    let dry_run = dry_run_latency(&stack);
     drop(stack);
     // BENCH_INGEST=0 leaves the ingestion figures out (they take a couple of minutes).
     let ingest = if std::env::var("BENCH_INGEST").as_deref() == Ok("0") {
@@ -171,6 +219,7 @@ fn main() {
     };
     println!(
         "{}",
-        json!({"latency": results, "first_request_ms": cold_start, "ingest": ingest})
+        json!({"latency": results, "first_request_ms": cold_start, "ingest": ingest,
+               "dry_run": dry_run})
     );
 }
