@@ -342,7 +342,43 @@ const SYNTHETIC_FIELDS: &[&str] = &[
     "volume_fp",
     "volume_24h_fp",
     "open_interest_fp",
+    "close_time",
+    "expiration_time",
+    "latest_expiration_time",
+    "expected_expiration_time",
 ];
+
+/// Synthetic copies are open markets: they close 30 days after the day the simulator started
+/// (midnight UTC), so a Worker's minimum-time-to-settlement check can admit them. The recorded
+/// markets keep their recorded (past) times. Constant for the process, so repeated fetches stay
+/// byte-identical.
+fn synthetic_close_time() -> String {
+    use std::sync::OnceLock;
+    static CLOSE: OnceLock<String> = OnceLock::new();
+    CLOSE
+        .get_or_init(|| {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400) + 30);
+            format!("{y:04}-{m:02}-{d:02}T00:00:00Z")
+        })
+        .clone()
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
 
 /// A recorded open market to copy.
 struct Template {
@@ -436,6 +472,10 @@ impl Template {
             count(volume),
             count(volume_24h),
             count(open_interest),
+            Value::String(synthetic_close_time()),
+            Value::String(synthetic_close_time()),
+            Value::String(synthetic_close_time()),
+            Value::String(synthetic_close_time()),
         ];
         Source {
             ticker,
@@ -448,6 +488,16 @@ impl Template {
             grid,
             book: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod close_time_tests {
+    #[test]
+    fn civil_dates_are_right_at_known_points() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_454), (2026, 1, 1));
+        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
     }
 }
 
