@@ -491,16 +491,6 @@ impl Template {
     }
 }
 
-#[cfg(test)]
-mod close_time_tests {
-    #[test]
-    fn civil_dates_are_right_at_known_points() {
-        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
-        assert_eq!(super::civil_from_days(20_454), (2026, 1, 1));
-        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
-    }
-}
-
 /// Kalshi series tickers are the first dash-separated segment of the event ticker.
 fn series_of(event_ticker: &str) -> String {
     event_ticker
@@ -793,5 +783,15 @@ fn category_of_series(series: &str) -> &'static str {
         "Financials"
     } else {
         "World"
+    }
+}
+
+#[cfg(test)]
+mod close_time_tests {
+    #[test]
+    fn civil_dates_are_right_at_known_points() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_454), (2026, 1, 1));
+        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
     }
 }
