@@ -8,21 +8,18 @@
 #     100,000 events, inclusion proofs at 1,000,000 leaves
 # Bounded and loopback-only. Re-run after a change that could move a figure, and commit the file.
 #   BENCH_INGEST=0 skips the ingestion figures; BENCH_REQUESTS/BENCH_ROUNDS/BENCH_CHECKS bound load.
+#   BENCH_RENDER_ONLY=1 re-renders BENCHMARKS.md from the last run's raw results in target/bench.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
+out=target/bench
+mkdir -p "$out"
+if [ "${BENCH_RENDER_ONLY:-0}" != 1 ]; then
 ./scripts/setup.sh
 ./scripts/build-worker.sh
 cargo build -q --release -p paul-p-e2e --bin bench --bin audit_bench
 cargo build -q -p paul-p-sim
-out=target/bench
-mkdir -p "$out"
-
-wasm=build/index_bg.wasm
-raw=$(stat -c %s "$wasm")
-gz=$(gzip -9 -c "$wasm" | wc -c)
-bundle_gz=$( (cat build/index.js "$wasm") | gzip -9 | wc -c)
 
 say "native benchmarks (release)"
 cargo test -q --release --lib -- --ignored --nocapture --test-threads=1 core::risk::bench core::audit::bench \
@@ -30,13 +27,18 @@ cargo test -q --release --lib -- --ignored --nocapture --test-threads=1 core::ri
 
 say "ingestion CPU per page in wasm (release, under Node)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test -q --release --lib --target wasm32-unknown-unknown ingest_page_cpu -- --nocapture \
+  cargo test --release --lib --target wasm32-unknown-unknown ingest_page_cpu -- --nocapture \
   2>&1 | grep -o 'INGEST_PAGE_CPU.*' > "$out/ingest_cpu.txt" || true
 
 say "latency, dry runs and ingestion through wrangler dev (bounded load)"
 setsid "$ROOT/target/release/bench" > "$out/stack.json"
 say "audit appends and proofs through the object"
 setsid "$ROOT/target/release/audit_bench" > "$out/audit.json"
+stat -c %s build/index_bg.wasm > "$out/wasm_raw"
+gzip -9 -c build/index_bg.wasm | wc -c > "$out/wasm_gz"
+(cat build/index.js build/index_bg.wasm) | gzip -9 | wc -c > "$out/bundle_gz"
+fi
+raw=$(cat "$out/wasm_raw") gz=$(cat "$out/wasm_gz") bundle_gz=$(cat "$out/bundle_gz")
 
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 python3 - "$raw" "$gz" "$bundle_gz" "$machine" "$out" > BENCHMARKS.md <<'PY'
