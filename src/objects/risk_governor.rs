@@ -100,6 +100,27 @@ fn governor_error(e: &GovernorError) -> Result<Response> {
     envelope(status, e.code(), &e.to_string(), Value::Object(details))
 }
 
+/// [`governor_error`] as a plain response (building a JSON response cannot fail in practice).
+fn error_response(e: &GovernorError) -> Response {
+    governor_error(e).unwrap_or_else(|_| Response::error("governor error", 500).expect("response"))
+}
+
+/// Decodes a request body from the Worker, or the 400 to answer with.
+fn parse<T: serde::de::DeserializeOwned>(
+    body: Value,
+    what: &str,
+) -> std::result::Result<T, Response> {
+    serde_json::from_value(body).map_err(|e| {
+        envelope(
+            400,
+            "INVALID_REQUEST",
+            &format!("{what} does not match the schema"),
+            json!({"reason": e.to_string()}),
+        )
+        .unwrap_or_else(|_| Response::error("invalid request", 400).expect("response"))
+    })
+}
+
 /// The JSON rendering of a verdict.
 pub fn verdict_json(verdict: &Verdict) -> Value {
     match verdict {
@@ -278,8 +299,7 @@ impl RiskGovernor {
             .unwrap_or_else(|_| Response::error("audit unavailable", 503).expect("response")));
         }
         if let Err(e) = self.persist(&next) {
-            return Err(governor_error(&e)
-                .unwrap_or_else(|_| Response::error("error", 500).expect("response")));
+            return Err(error_response(&e));
         }
         Ok((next, effects))
     }
@@ -316,23 +336,18 @@ impl RiskGovernor {
         Ok(state)
     }
 
+    /// The current state with expired dry-run reservations released, or the response to answer.
+    async fn current(&self) -> std::result::Result<GovernorState, Response> {
+        let state = self.load().map_err(|e| error_response(&e))?;
+        self.expire_dry_runs(state).await
+    }
+
     async fn handle_event(&self, body: Value) -> Result<Response> {
-        let req: EventRequest = match serde_json::from_value(body) {
+        let req: EventRequest = match parse(body, "event") {
             Ok(r) => r,
-            Err(e) => {
-                return envelope(
-                    400,
-                    "INVALID_REQUEST",
-                    "event does not match the schema",
-                    json!({"reason": e.to_string()}),
-                )
-            }
+            Err(resp) => return Ok(resp),
         };
-        let state = match self.load() {
-            Ok(s) => s,
-            Err(e) => return governor_error(&e),
-        };
-        let state = match self.expire_dry_runs(state).await {
+        let state = match self.current().await {
             Ok(s) => s,
             Err(resp) => return Ok(resp),
         };
@@ -359,22 +374,11 @@ impl RiskGovernor {
     }
 
     async fn handle_check(&self, body: Value) -> Result<Response> {
-        let req: CheckRequest = match serde_json::from_value(body) {
+        let req: CheckRequest = match parse(body, "check") {
             Ok(r) => r,
-            Err(e) => {
-                return envelope(
-                    400,
-                    "INVALID_REQUEST",
-                    "check does not match the schema",
-                    json!({"reason": e.to_string()}),
-                )
-            }
+            Err(resp) => return Ok(resp),
         };
-        let state = match self.load() {
-            Ok(s) => s,
-            Err(e) => return governor_error(&e),
-        };
-        let state = match self.expire_dry_runs(state).await {
+        let state = match self.current().await {
             Ok(s) => s,
             Err(resp) => return Ok(resp),
         };
@@ -530,15 +534,9 @@ impl DurableObject for RiskGovernor {
                 let body: Value = req.json().await.unwrap_or(Value::Null);
                 self.handle_check(body).await
             }
-            ("GET", "/state") => match self.load() {
-                Ok(state) => {
-                    let state = match self.expire_dry_runs(state).await {
-                        Ok(s) => s,
-                        Err(resp) => return Ok(resp),
-                    };
-                    Response::from_json(&view(&state))
-                }
-                Err(e) => governor_error(&e),
+            ("GET", "/state") => match self.current().await {
+                Ok(state) => Response::from_json(&view(&state)),
+                Err(resp) => Ok(resp),
             },
             ("GET", "/decisions") => {
                 let limit = url
