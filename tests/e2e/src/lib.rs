@@ -331,6 +331,24 @@ impl Stack {
     }
 
     fn start_worker(&mut self) {
+        // wrangler picks further ports of its own; when one collides with another stack's, it
+        // exits at start-up. Such a start is retried on fresh ports, a few times.
+        for attempt in 1..=4 {
+            match self.try_start_worker() {
+                Ok(child) => {
+                    self.worker = Some(child);
+                    return;
+                }
+                Err(log) if attempt < 4 && log.contains("Address already in use") => {
+                    self.port = free_port();
+                    self.base = format!("http://127.0.0.1:{}", self.port);
+                }
+                Err(log) => panic!("wrangler dev did not start:\n{log}"),
+            }
+        }
+    }
+
+    fn try_start_worker(&mut self) -> Result<Child, String> {
         let root = root();
         self.starts += 1;
         let log = self.state_dir.join(format!("wrangler-{}.log", self.starts));
@@ -354,13 +372,43 @@ impl Stack {
             .spawn()
             .expect("start wrangler dev");
         register_group(child.id());
-        wait_ready(
-            &format!("{}/health", self.base),
-            &mut child,
-            "wrangler dev",
-            &log,
-        );
-        self.worker = Some(child);
+        // wrangler runs the custom build a second time once its file watcher is ready and then
+        // restarts the worker; a request in flight during that restart gets a 503. It prints
+        // "Ready on" only after that, so wait for both the line and a healthy answer.
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let url = format!("{}/health", self.base);
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(2))
+            .build();
+        let read_log = || {
+            let mut all = fs::read_to_string(&log).unwrap_or_default();
+            all.push_str(&fs::read_to_string(log.with_extension("err.log")).unwrap_or_default());
+            all
+        };
+        while Instant::now() < deadline {
+            if read_log().contains("Ready on") {
+                if let Ok(r) = agent.get(&url).call() {
+                    if r.status() == 200 {
+                        return Ok(child);
+                    }
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                kill_group(&mut child, libc::SIGKILL);
+                return Err(format!(
+                    "exited ({status}); log {}:\n{}",
+                    log.display(),
+                    read_log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        kill_group(&mut child, libc::SIGKILL);
+        Err(format!(
+            "not ready after 180 s; log {}:\n{}",
+            log.display(),
+            read_log()
+        ))
     }
 
     /// Stops `wrangler dev` gracefully and starts it again on the same state and port.
