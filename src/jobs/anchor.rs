@@ -283,27 +283,7 @@ pub async fn run(env: &Env, log: &Logger) {
             (RunStatus::Fail, json!({"code": f.code, "detail": f.detail}))
         }
     };
-    let recorded = async {
-        let db = runs::db(env)?;
-        runs::record(
-            &db,
-            &run_id,
-            JOB,
-            &format!("cron:{CRON}"),
-            &started.to_rfc3339(),
-            &crate::clock::now().to_rfc3339(),
-            status,
-            &detail,
-        )
-        .await
-    }
-    .await;
-    if let Err(e) = recorded {
-        log.error(
-            "run_record_failed",
-            json!({"job": JOB, "detail": e.to_string()}),
-        );
-    }
+    runs::record_cron_run(env, log, &run_id, JOB, CRON, started, status, &detail).await;
 }
 
 #[cfg(test)]

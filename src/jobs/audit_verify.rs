@@ -61,27 +61,7 @@ pub async fn start_daily(env: &Env, log: &Logger) {
             (RunStatus::Fail, json!({"run_id": id, "code": e.code()}))
         }
     };
-    let recorded = async {
-        let db = runs::db(env)?;
-        runs::record(
-            &db,
-            &id,
-            JOB,
-            &format!("cron:{CRON}"),
-            &started.to_rfc3339(),
-            &crate::clock::now().to_rfc3339(),
-            status,
-            &detail,
-        )
-        .await
-    }
-    .await;
-    if let Err(e) = recorded {
-        log.error(
-            "run_record_failed",
-            json!({"job": JOB, "detail": e.to_string()}),
-        );
-    }
+    runs::record_cron_run(env, log, &id, JOB, CRON, started, status, &detail).await;
 }
 
 #[cfg(test)]

@@ -372,6 +372,42 @@ pub async fn get_audit(env: &Env, key: &str) -> std::result::Result<Option<Strin
     }
 }
 
+/// Records a finished cron run of `job` started at `started`, ended now. A failure to record is
+/// logged, never raised: the job's own outcome is already decided and logged.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_cron_run(
+    env: &Env,
+    log: &crate::obs::Logger,
+    run_id: &str,
+    job: &str,
+    cron: &str,
+    started: DateTime<Utc>,
+    status: RunStatus,
+    detail: &Value,
+) {
+    let recorded = async {
+        let db = db(env)?;
+        record(
+            &db,
+            run_id,
+            job,
+            &format!("cron:{cron}"),
+            &started.to_rfc3339(),
+            &crate::clock::now().to_rfc3339(),
+            status,
+            detail,
+        )
+        .await
+    }
+    .await;
+    if let Err(e) = recorded {
+        log.error(
+            "run_record_failed",
+            serde_json::json!({"job": job, "detail": e.to_string()}),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
