@@ -1,6 +1,7 @@
 //! Pure domain logic. Nothing in here imports `worker`: every decision is a function of explicit
 //! inputs (including `now`), tested natively on the host.
 
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod breaker;

@@ -57,6 +57,11 @@ pub enum Route {
     PairAssess,
     PairApprove,
     PairReject,
+    ApprovalsCreate,
+    ApprovalsList,
+    ApprovalGet,
+    ApprovalApprove,
+    ApprovalReject,
 }
 
 /// One row of the route table.
@@ -336,6 +341,46 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Admin,
         body: Body::OptionalJson,
         group: "pairs",
+    },
+    RouteSpec {
+        route: Route::ApprovalsCreate,
+        method: "POST",
+        pattern: "/admin/approvals",
+        access: Access::Admin,
+        body: Body::Json,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalsList,
+        method: "GET",
+        pattern: "/admin/approvals",
+        access: Access::Admin,
+        body: Body::None,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalGet,
+        method: "GET",
+        pattern: "/admin/approvals/{id}",
+        access: Access::Admin,
+        body: Body::None,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalApprove,
+        method: "POST",
+        pattern: "/admin/approvals/{id}/approve",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalReject,
+        method: "POST",
+        pattern: "/admin/approvals/{id}/reject",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "governance",
     },
 ];
 

@@ -1,5 +1,6 @@
 //! One file per route group; `call` maps a matched route to its handler.
 
+mod approvals;
 mod audit;
 mod compliance;
 mod evidence;
@@ -49,5 +50,10 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairAssess => pairs::reassess(ctx).await,
         Route::PairApprove => pairs::approve(ctx).await,
         Route::PairReject => pairs::reject(ctx).await,
+        Route::ApprovalsCreate => approvals::create(ctx).await,
+        Route::ApprovalsList => approvals::list(ctx).await,
+        Route::ApprovalGet => approvals::get(ctx).await,
+        Route::ApprovalApprove => approvals::approve(ctx).await,
+        Route::ApprovalReject => approvals::reject(ctx).await,
     }
 }
