@@ -7,6 +7,7 @@ pub mod auth;
 pub mod breaker;
 pub mod compliance;
 pub mod evidence;
+pub mod gate;
 pub mod ingest;
 pub mod integrity;
 pub mod kalshi_sign;
