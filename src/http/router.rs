@@ -57,6 +57,7 @@ pub enum Route {
     PairAssess,
     PairApprove,
     PairReject,
+    AdminOpenapi,
 }
 
 /// One row of the route table.
@@ -336,6 +337,14 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Admin,
         body: Body::OptionalJson,
         group: "pairs",
+    },
+    RouteSpec {
+        route: Route::AdminOpenapi,
+        method: "GET",
+        pattern: "/admin/openapi.yaml",
+        access: Access::Admin,
+        body: Body::None,
+        group: "ops",
     },
 ];
 
