@@ -62,6 +62,7 @@ pub enum Route {
     ApprovalGet,
     ApprovalApprove,
     ApprovalReject,
+    AdminOpenapi,
 }
 
 /// One row of the route table.
@@ -381,6 +382,14 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Admin,
         body: Body::OptionalJson,
         group: "governance",
+    },
+    RouteSpec {
+        route: Route::AdminOpenapi,
+        method: "GET",
+        pattern: "/admin/openapi.yaml",
+        access: Access::Admin,
+        body: Body::None,
+        group: "ops",
     },
 ];
 

@@ -6,6 +6,7 @@ mod compliance;
 mod evidence;
 mod health;
 mod ingest;
+mod ops;
 mod pairs;
 mod risk;
 mod status;
@@ -55,5 +56,6 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::ApprovalGet => approvals::get(ctx).await,
         Route::ApprovalApprove => approvals::approve(ctx).await,
         Route::ApprovalReject => approvals::reject(ctx).await,
+        Route::AdminOpenapi => ops::openapi(ctx),
     }
 }
