@@ -14,7 +14,7 @@ flock 9
 
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ]; then dirty=true; else dirty=false; fi
-inputs=$( { echo "$commit"; find src Cargo.toml Cargo.lock -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
+inputs=$( { echo "$commit"; find src Cargo.toml Cargo.lock wrangler.toml -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
 stamp=build/.paulp-inputs
 if [ -f build/index.js ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ]; then
   exit 0
@@ -22,6 +22,9 @@ fi
 
 export PAULP_GIT_COMMIT="$commit" PAULP_GIT_DIRTY="$dirty"
 export PAULP_BUILT_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# The compatibility date the Worker is deployed with, for the gate artifacts' provenance.
+PAULP_COMPAT_DATE="$(sed -n 's/^compatibility_date *= *"\([0-9-]*\)".*/\1/p' wrangler.toml | head -n1)"
+export PAULP_COMPAT_DATE
 say "building the Worker (release wasm)"
 worker-build --release >&2
 echo "$inputs" > "$stamp"

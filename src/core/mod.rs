@@ -8,6 +8,8 @@ pub mod breaker;
 pub mod compliance;
 pub mod evidence;
 pub mod gate;
+pub mod gate_artifact;
+pub mod golive;
 pub mod ingest;
 pub mod integrity;
 pub mod kalshi_sign;

@@ -9,6 +9,7 @@
 pub mod anchor;
 pub mod audit_verify;
 pub mod fetch;
+pub mod gate;
 pub mod ingest;
 
 use crate::core::run_audit::{self, RunStatus, StepRecord, StepStatus};
@@ -30,11 +31,8 @@ pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logge
         anchor::CRON => anchor::run(env, log).await,
         audit_verify::CRON => {
             audit_verify::start_daily(env, log).await;
-            // The profitability gate and the daily reports share this cron; not built yet.
-            log.info(
-                "scheduled",
-                json!({"cron": cron, "not_built": ["gate", "reports"]}),
-            );
+            // The production gate and the dashboard status artifact share this cron.
+            gate::run_daily(env, log, cron).await;
         }
         INGEST_CRON => {
             let req = ingest::IngestRequest::cron(cron, scheduled);

@@ -110,3 +110,17 @@ pub async fn update(
         .await?;
     Ok(changed > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_statement_passes_the_d1_gate_with_its_parameter_count() {
+        for (sql, bound) in [(INSERT, 8), (GET, 1), (LIST, 4), (UPDATE, 5)] {
+            if let Err(e) = crate::core::sql_guard::check_bound(sql, bound) {
+                panic!("{e}: {sql}");
+            }
+        }
+    }
+}

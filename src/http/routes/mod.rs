@@ -4,6 +4,7 @@ mod approvals;
 mod audit;
 mod compliance;
 mod evidence;
+mod gates;
 mod health;
 mod ingest;
 mod ops;
@@ -56,6 +57,10 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::ApprovalGet => approvals::get(ctx).await,
         Route::ApprovalApprove => approvals::approve(ctx).await,
         Route::ApprovalReject => approvals::reject(ctx).await,
+        Route::GateRun => gates::run(ctx).await,
+        Route::GateLatest => gates::latest(ctx).await,
+        Route::GateGet => gates::get(ctx).await,
+        Route::GateCompare => gates::compare(ctx).await,
         Route::AdminOpenapi => ops::openapi(ctx),
     }
 }

@@ -1,0 +1,286 @@
+//! The production gate's artifacts end to end: `POST /admin/gates/production/run` and the daily
+//! cron write `gates/production_gate_{run_id}.json` (and `status/dashboard_status_{run_id}.json`)
+//! to R2_AUDIT, indexed in D1 and recorded in the audit log; the artifact carries thresholds,
+//! metrics, checks, status and provenance; `GET /admin/gates/compare` and
+//! `scripts/compare-gate-artifacts` show what changed between two.
+
+use paul_p_e2e::{root, shared, Stack};
+use serde_json::{json, Value};
+use std::process::Command;
+
+fn run_gate(stack: &Stack) -> Value {
+    let r = stack.json(
+        "POST",
+        "/admin/gates/production/run",
+        &stack.tokens.admin,
+        &json!({}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}
+
+fn r2_get(stack: &Stack, key: &str) -> Vec<u8> {
+    stack
+        .wrangler_local(&[
+            "r2",
+            "object",
+            "get",
+            &format!("paul-p-audit/{key}"),
+            "--pipe",
+        ])
+        .into_bytes()
+}
+
+fn note(stack: &Stack, text: &str) {
+    let r = stack.json(
+        "POST",
+        "/admin/audit/notes",
+        &stack.tokens.admin,
+        &json!({"text": text}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+fn compare_script(args: &[&str]) -> (i32, String) {
+    let out = Command::new(root().join("scripts/compare-gate-artifacts"))
+        .args(args)
+        .env(
+            "COMPARE_GATE_ARTIFACTS_BIN",
+            env!("CARGO_BIN_EXE_compare_gate_artifacts"),
+        )
+        .output()
+        .expect("run scripts/compare-gate-artifacts");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn gate_runs_write_indexed_audited_artifacts_with_provenance_and_compare() {
+    let stack = shared();
+    let admin = stack.tokens.admin.clone();
+
+    let r = stack.get("/admin/gates/production", Some(&admin));
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(r.error_code(), "GATE_NOT_RUN");
+
+    // A fresh system has no history: FAIL on proof, INCONCLUSIVE-level lift reason too.
+    let first = run_gate(stack);
+    let a = first["artifact"].clone();
+    let run_a = a["run_id"].as_str().unwrap().to_string();
+    assert_eq!(a["status"], "FAIL", "{a}");
+    assert_eq!(a["production_profitability_gate"]["status"], "FAIL");
+    assert_eq!(
+        a["reasons"],
+        json!([
+            "GATE_INSUFFICIENT_TRADES",
+            "GATE_INSUFFICIENT_TRADING_DAYS",
+            "GATE_INSUFFICIENT_WINDOWS"
+        ])
+    );
+    assert_eq!(a["thresholds"]["min_closed_trades"], 30);
+    assert_eq!(a["thresholds"]["min_trading_days"], 21);
+    assert_eq!(a["thresholds"]["violation_ratio"], "1.100000");
+    assert_eq!(a["thresholds"]["max_violation_rate"], "0.350000");
+    assert_eq!(a["metrics"]["closed_round_trips"], 0);
+    let checks: Vec<&str> = a["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "integrity",
+            "closed_round_trips",
+            "trading_days",
+            "forecast_windows",
+            "violation_rate_all",
+            "violation_rate_recent"
+        ]
+    );
+
+    // Provenance: the build's commit (this checkout's HEAD: tests run on committed code), the
+    // deployment version from CF_VERSION_METADATA, the compatibility date, both databases'
+    // applied migrations, and the audit log's size and root.
+    let p = &a["provenance"];
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert_eq!(p["build"]["git_commit"], head.as_str(), "{p}");
+    assert!(
+        ["true", "false"].contains(&p["build"]["git_dirty"].as_str().unwrap()),
+        "{p}"
+    );
+    assert_ne!(p["build"]["built_at"], "unknown");
+    assert!(
+        p["deployment"]["id"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "version metadata binding: {p}"
+    );
+    assert_eq!(p["compatibility_date"], "2026-04-20");
+    let db: Vec<&str> = p["migrations"]["DB"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{p}"))
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert!(db.contains(&"0008_governance.sql"), "{db:?}");
+    assert_eq!(p["migrations"]["DB_ANCHOR"], json!(["0001_anchors.sql"]));
+    assert!(p["audit"]["size"].as_u64().is_some(), "{p}");
+    assert_eq!(p["audit"]["root"].as_str().unwrap().len(), 64);
+
+    // In R2 at its key, byte for byte what the index's hash says; indexed in D1; in the log.
+    let index = &first["index"];
+    let key = format!("gates/production_gate_{run_a}.json");
+    assert_eq!(index["r2_key"], key.as_str());
+    let bytes = r2_get(stack, &key);
+    let stored: Value = serde_json::from_slice(&bytes).expect("artifact JSON in R2");
+    assert_eq!(stored, a);
+    let rows = stack.d1(&format!(
+        "SELECT kind, status, sha256 FROM gate_artifacts WHERE run_id = '{run_a}'"
+    ));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "FAIL");
+    assert_eq!(rows[0]["sha256"], index["sha256"]);
+
+    // Something changes in between: the audit log grows.
+    note(stack, "between two gate runs");
+    let second = run_gate(stack);
+    let b = second["artifact"].clone();
+    let run_b = b["run_id"].as_str().unwrap().to_string();
+    assert_ne!(run_a, run_b);
+
+    let latest = stack.get("/admin/gates/production", Some(&admin)).json();
+    assert_eq!(latest["artifact"]["run_id"], run_b.as_str());
+    assert!(latest["recent"].as_array().unwrap().len() >= 2);
+    let one = stack.get(&format!("/admin/gates/production/{run_a}"), Some(&admin));
+    assert_eq!(one.status, 200, "{}", one.text());
+    assert_eq!(one.json()["artifact"], a);
+    let r = stack.get(
+        "/admin/gates/production/20990101T000000Z-none",
+        Some(&admin),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(r.error_code(), "GATE_ARTIFACT_NOT_FOUND");
+
+    // The route's comparison.
+    let r = stack.get(
+        &format!("/admin/gates/compare?a={run_a}&b={run_b}"),
+        Some(&admin),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let diff = r.json();
+    assert_eq!(diff["status_changed"], false);
+    let changed = diff["changed"].as_array().unwrap();
+    let size = changed
+        .iter()
+        .find(|c| c["field"] == "provenance.audit.size")
+        .unwrap_or_else(|| panic!("{diff}"));
+    let grew = size["delta"].as_i64().unwrap();
+    assert!(
+        grew >= 2,
+        "a note and a GATE_PRODUCTION_GATE record at least: {size}"
+    );
+    assert!(changed
+        .iter()
+        .any(|c| c["field"] == "provenance.audit.root"));
+    assert!(!changed.iter().any(|c| c["field"] == "status"));
+    for bad in ["/admin/gates/compare?a=x", "/admin/gates/compare?b=y"] {
+        assert_eq!(stack.get(bad, Some(&admin)).status, 400, "{bad}");
+    }
+    let r = stack.get(
+        &format!("/admin/gates/compare?a={run_a}&b=nope"),
+        Some(&admin),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // The script on the two artifacts as stored: text lists the changed fields, --json is valid
+    // JSON and says the same as the route.
+    let dir = stack.state_dir.join("artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (fa, fb) = (dir.join("a.json"), dir.join("b.json"));
+    std::fs::write(&fa, r2_get(stack, &key)).unwrap();
+    std::fs::write(
+        &fb,
+        r2_get(stack, &format!("gates/production_gate_{run_b}.json")),
+    )
+    .unwrap();
+    let (fa, fb) = (fa.to_str().unwrap(), fb.to_str().unwrap());
+    let (code, text) = compare_script(&[fa, fb]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("a: {run_a} (FAIL)")), "{text}");
+    assert!(text.contains("changed provenance.audit.size: "), "{text}");
+    assert!(text.contains(&format!("({grew})")), "{text}");
+    let (code, out) = compare_script(&[fa, fb, "--json"]);
+    assert_eq!(code, 0);
+    let parsed: Value = serde_json::from_str(&out).expect("--json prints valid JSON");
+    assert_eq!(parsed, diff);
+    let (code, out) = compare_script(&["--json", "--a", fa, "--b", fa]);
+    assert_eq!(code, 0);
+    let same: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(same["changed"], json!([]));
+    let (code, _) = compare_script(&[fa]);
+    assert_eq!(code, 2, "usage error");
+
+    // An artifact altered in R2 is refused, not served.
+    let mut forged = a.clone();
+    forged["status"] = json!("PASS");
+    let forged_path = dir.join("forged.json");
+    std::fs::write(&forged_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    stack.wrangler_local(&[
+        "r2",
+        "object",
+        "put",
+        &format!("paul-p-audit/{key}"),
+        "--file",
+        forged_path.to_str().unwrap(),
+    ]);
+    let r = stack.get(&format!("/admin/gates/production/{run_a}"), Some(&admin));
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(r.error_code(), "GATE_ARTIFACT_TAMPERED");
+}
+
+#[test]
+fn the_daily_cron_writes_the_gate_and_the_dashboard_status() {
+    let stack = shared();
+    let before =
+        stack.d1_count("SELECT COUNT(*) AS n FROM gate_artifacts WHERE kind = 'dashboard_status'");
+    let at = 1_795_000_000_000_i64 - 1_795_000_000_000_i64 % 86_400_000 + 1_800_000;
+    let r = stack.scheduled("30 0 * * *", at);
+    assert!(r.status < 300, "{}", r.text());
+    let rows = stack.d1(
+        "SELECT run_id, r2_key, status, trigger FROM gate_artifacts WHERE kind = 'dashboard_status' \
+         ORDER BY created_at_ms DESC",
+    );
+    assert_eq!(rows.len() as i64, before + 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row["trigger"], "cron:30 0 * * *");
+    let key = row["r2_key"].as_str().unwrap();
+    assert!(key.starts_with("status/dashboard_status_"), "{key}");
+    let status: Value = serde_json::from_slice(&r2_get(stack, key)).unwrap();
+    assert_eq!(status["kind"], "dashboard_status");
+    assert_eq!(status["breaker"]["state"], "NORMAL");
+    assert!(status["utilisation"].is_array(), "{status}");
+    assert!(status["last_runs"].is_array(), "{status}");
+    assert!(status["audit"]["size"].as_u64().is_some(), "{status}");
+    let warnings: Vec<&str> = status["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(warnings.contains(&"GATE_FAIL"), "{warnings:?}");
+    assert_eq!(status["status"], "WARN");
+    // The gate ran in the same delivery.
+    let gates = stack.d1(
+        "SELECT trigger FROM gate_artifacts WHERE kind = 'production_gate' AND trigger = 'cron:30 0 * * *'",
+    );
+    assert!(!gates.is_empty());
+}
