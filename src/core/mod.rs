@@ -22,6 +22,7 @@ pub mod paper;
 pub mod prob;
 pub mod reconcile;
 pub mod redact;
+pub mod replay;
 pub mod risk;
 pub mod run_audit;
 pub mod settlement;

@@ -8,6 +8,8 @@ use crate::audit_client::{self, AuditRecord};
 use crate::core::audit::Hash32;
 use crate::core::gate::{self, GateSource, GateThresholds};
 use crate::core::gate_artifact;
+use crate::core::replay::{self, ReplayConfig};
+use crate::core::strategy::StrategyConfig;
 use crate::http::error::ApiError;
 use crate::obs::Logger;
 use crate::store::d1::Db;
@@ -326,6 +328,93 @@ pub async fn run_dashboard(
     publish(env, &db, log, actor, pubn).await
 }
 
+/// Where the recorded candlesticks the replay reads live in R2_AUDIT (operators upload the
+/// recorded file there: `wrangler r2 object put paul-p-audit/replay/kalshi_candlesticks.json`).
+pub const REPLAY_DATA_KEY: &str = "replay/kalshi_candlesticks.json";
+
+/// The gate-lift replay (runbook §8), when `ENABLE_GATE_LIFT_REPLAY=1`: replays the recorded
+/// candlesticks day by day as of each day's end through the fair-value strategy and writes
+/// `gates/gate_lift_replay_{run_id}.json`. `Ok(None)` when disabled. The replayed days end
+/// `GATE_LIFT_REPLAY_START_OFFSET_DAYS` before the day after the newest recorded candle (the
+/// recording's "today"). Its forecasts are synthetic: the production gate never counts them.
+pub async fn run_replay(
+    env: &Env,
+    log: &Logger,
+    actor: &str,
+    trigger: &str,
+) -> Result<Option<ArtifactRow>, ApiError> {
+    let config =
+        ReplayConfig::from_vars(|n| crate::bindings::var(env, n)).map_err(config_invalid)?;
+    if !config.enabled {
+        return Ok(None);
+    }
+    let t = thresholds(env).map_err(config_invalid)?;
+    let db = Db::open(env, "DB", log)?;
+    let bytes = store::get_bytes(env, REPLAY_DATA_KEY)
+        .await
+        .map_err(|_| {
+            ApiError::unavailable("ARTIFACT_STORE_UNAVAILABLE", "R2_AUDIT could not be read")
+        })?
+        .ok_or_else(|| {
+            ApiError::new(
+                409,
+                "REPLAY_DATA_MISSING",
+                "no recorded candlesticks to replay",
+            )
+            .with_details(json!({"r2_key": REPLAY_DATA_KEY}))
+        })?;
+    let candles = replay::parse_candles(&bytes).map_err(|e| {
+        ApiError::new(
+            409,
+            "REPLAY_DATA_INVALID",
+            "the recorded candlesticks do not parse",
+        )
+        .with_details(json!({"detail": e}))
+    })?;
+    let newest = candles
+        .values()
+        .filter_map(|c| c.last().map(|c| c.end_ts))
+        .max()
+        .and_then(|ts| chrono::DateTime::from_timestamp(ts, 0))
+        .ok_or_else(|| ApiError::new(409, "REPLAY_DATA_MISSING", "the recording has no candles"))?;
+    let anchor = newest.date_naive() + chrono::TimeDelta::days(1);
+    let strategy = StrategyConfig::fair_value("gate_lift_replay");
+    let report = replay::replay(&candles, &strategy, &config, &t, anchor);
+    let now_ms = crate::clock::now_ms();
+    let now = crate::core::time::from_millis(now_ms).unwrap_or_default();
+    let run_id = gate_artifact::run_id(now, &crate::ids::random_hex(4));
+    let artifact = json!({
+        "schema": gate_artifact::SCHEMA,
+        "kind": REPLAY,
+        "run_id": run_id,
+        "trigger": trigger,
+        "generated_at_ms": now_ms,
+        "status": report.status,
+        "synthetic": true,
+        "config": config,
+        "source": {"r2_key": REPLAY_DATA_KEY, "sha256": Hash32::sha256(&[&bytes]).to_hex(), "markets": candles.len()},
+        "anchor_day": anchor.to_string(),
+        "strategy": strategy,
+        "failed_days": report.failed_days,
+        "days": report.days,
+        "windows": report.windows.iter().map(gate::Window::to_json).collect::<Vec<_>>(),
+        "provenance": {"build": crate::build_info::version(), "compatibility_date": COMPATIBILITY_DATE},
+    });
+    let key = gate_artifact::replay_key(&run_id);
+    let summary = json!({"days": report.days.len(), "failed_days": report.failed_days, "windows": report.windows.len()});
+    let pubn = Publication {
+        kind: REPLAY,
+        run_id: &run_id,
+        key: &key,
+        status: report.status,
+        trigger,
+        now_ms,
+        artifact: &artifact,
+        summary,
+    };
+    publish(env, &db, log, actor, pubn).await.map(Some)
+}
+
 /// The daily cron: the gate, then the dashboard status. Never fails; outcomes are logged and
 /// recorded as runs.
 pub async fn run_daily(env: &Env, log: &Logger, cron: &str) {
@@ -338,11 +427,21 @@ pub async fn run_daily(env: &Env, log: &Logger, cron: &str) {
             None
         }
     };
+    let replay = run_replay(env, log, "system", &trigger).await;
+    if let Err(e) = &replay {
+        log.error("gate_lift_replay_failed", json!({"code": e.code}));
+    }
     let dashboard = run_dashboard(env, log, "system", &trigger, gate_status.as_deref()).await;
     if let Err(e) = &dashboard {
         log.error("dashboard_status_failed", json!({"code": e.code}));
     }
-    let ok = gate_status.is_some() && dashboard.is_ok();
+    // A strict replay with a failed day fails the run.
+    let replay_ok = match &replay {
+        Ok(Some(row)) => row.status != "FAIL",
+        Ok(None) => true,
+        Err(_) => false,
+    };
+    let ok = gate_status.is_some() && dashboard.is_ok() && replay_ok;
     crate::store::runs::record_cron_run(
         env,
         log,
@@ -355,7 +454,11 @@ pub async fn run_daily(env: &Env, log: &Logger, cron: &str) {
         } else {
             crate::store::runs::RunStatus::Fail
         },
-        &json!({"gate_status": gate_status, "dashboard": dashboard.as_ref().ok().map(|r| r.run_id.clone())}),
+        &json!({
+            "gate_status": gate_status,
+            "dashboard": dashboard.as_ref().ok().map(|r| r.run_id.clone()),
+            "replay": replay.as_ref().ok().and_then(|r| r.as_ref()).map(|r| json!({"run_id": r.run_id, "status": r.status})),
+        }),
     )
     .await;
 }

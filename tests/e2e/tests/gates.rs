@@ -284,3 +284,71 @@ fn the_daily_cron_writes_the_gate_and_the_dashboard_status() {
     );
     assert!(!gates.is_empty());
 }
+
+#[test]
+fn gate_lift_replay_is_off_by_default_and_strict_mode_fails_a_day_without_data() {
+    // Off by default: the shared stack's daily run writes no replay artifact.
+    let stack = shared();
+    let at = 1_795_000_000_000_i64 - 1_795_000_000_000_i64 % 86_400_000 + 86_400_000 + 1_800_000;
+    stack.scheduled("30 0 * * *", at);
+    assert_eq!(
+        stack.d1_count("SELECT COUNT(*) AS n FROM gate_artifacts WHERE kind = 'gate_lift_replay'"),
+        0
+    );
+
+    // On, strict, four days ending the recording's last day (2025-03-01): the recorded candles
+    // run from 2025-02-28 14:00 to 2025-03-01 23:00, and only 2025-02-28 has markets with a
+    // quoted book and earlier history to model from; the other days fail, so the run fails.
+    let stack = Stack::start(paul_p_e2e::StackConfig {
+        vars: vec![
+            ("ENABLE_GATE_LIFT_REPLAY".into(), "1".into()),
+            ("GATE_LIFT_REPLAY_DAYS".into(), "4".into()),
+            ("GATE_LIFT_REPLAY_STRICT".into(), "1".into()),
+            ("GATE_MIN_SIGNALS_PER_WINDOW".into(), "1".into()),
+        ],
+        ..Default::default()
+    });
+    let fixture = root()
+        .join("../shared/fixtures/kalshi/paulp_candlesticks_2026-03/candlesticks-2026-03-02T23-11-55-535Z.json");
+    stack.wrangler_local(&[
+        "r2",
+        "object",
+        "put",
+        "paul-p-audit/replay/kalshi_candlesticks.json",
+        "--file",
+        fixture.to_str().unwrap(),
+    ]);
+    stack.scheduled("30 0 * * *", at);
+    let rows = stack.d1(
+        "SELECT run_id, r2_key, status FROM gate_artifacts WHERE kind = 'gate_lift_replay'",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], "FAIL");
+    let key = rows[0]["r2_key"].as_str().unwrap();
+    assert!(key.starts_with("gates/gate_lift_replay_"), "{key}");
+    let art: Value = serde_json::from_slice(&r2_get(&stack, key)).unwrap();
+    assert_eq!(art["synthetic"], true);
+    assert_eq!(art["anchor_day"], "2025-03-02");
+    let days: Vec<(String, Value)> = art["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["day"].as_str().unwrap().to_string(), d["failure"].clone()))
+        .collect();
+    assert_eq!(
+        days,
+        vec![
+            ("2025-02-26".to_string(), json!("REPLAY_NO_DATA")),
+            ("2025-02-27".to_string(), json!("REPLAY_NO_DATA")),
+            ("2025-02-28".to_string(), Value::Null),
+            ("2025-03-01".to_string(), json!("REPLAY_NO_DATA")),
+        ]
+    );
+    assert_eq!(art["failed_days"], 3);
+    assert_eq!(art["days"][2]["evaluated"], 4);
+    assert!(art["source"]["markets"].as_u64().unwrap() == 82);
+    // The daily run is on record as failed because of the strict replay.
+    let runs = stack.d1("SELECT status FROM runs WHERE job = 'production_gate_daily'");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], "FAIL");
+}
