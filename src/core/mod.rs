@@ -19,6 +19,7 @@ pub mod prob;
 pub mod reconcile;
 pub mod redact;
 pub mod risk;
+pub mod rsa_key;
 pub mod run_audit;
 pub mod settlement;
 pub mod sql_guard;
