@@ -8,6 +8,7 @@ pub mod compliance;
 pub mod evidence;
 pub mod ingest;
 pub mod integrity;
+pub mod kalshi_http;
 pub mod kalshi_sign;
 pub mod llm;
 pub mod money;
