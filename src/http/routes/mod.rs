@@ -5,6 +5,7 @@ mod compliance;
 mod evidence;
 mod health;
 mod ingest;
+mod kalshi;
 mod pairs;
 mod risk;
 mod status;
@@ -49,5 +50,6 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairAssess => pairs::reassess(ctx).await,
         Route::PairApprove => pairs::approve(ctx).await,
         Route::PairReject => pairs::reject(ctx).await,
+        Route::KalshiAccount => kalshi::account(ctx).await,
     }
 }
