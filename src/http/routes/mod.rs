@@ -1,11 +1,13 @@
 //! One file per route group; `call` maps a matched route to its handler.
 
+mod approvals;
 mod audit;
 mod compliance;
 mod evidence;
 mod health;
 mod ingest;
 mod kalshi;
+mod ops;
 mod pairs;
 mod risk;
 mod status;
@@ -51,5 +53,11 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairApprove => pairs::approve(ctx).await,
         Route::PairReject => pairs::reject(ctx).await,
         Route::KalshiAccount => kalshi::account(ctx).await,
+        Route::ApprovalsCreate => approvals::create(ctx).await,
+        Route::ApprovalsList => approvals::list(ctx).await,
+        Route::ApprovalGet => approvals::get(ctx).await,
+        Route::ApprovalApprove => approvals::approve(ctx).await,
+        Route::ApprovalReject => approvals::reject(ctx).await,
+        Route::AdminOpenapi => ops::openapi(ctx),
     }
 }
