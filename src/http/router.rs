@@ -57,6 +57,7 @@ pub enum Route {
     PairAssess,
     PairApprove,
     PairReject,
+    KalshiAccount,
     ApprovalsCreate,
     ApprovalsList,
     ApprovalGet,
@@ -83,6 +84,14 @@ pub struct RouteSpec {
 
 /// The whole table. Order does not matter: patterns never overlap.
 pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        route: Route::KalshiAccount,
+        method: "GET",
+        pattern: "/admin/venues/kalshi/account",
+        access: Access::Admin,
+        body: Body::None,
+        group: "venues",
+    },
     RouteSpec {
         route: Route::Health,
         method: "GET",

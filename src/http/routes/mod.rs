@@ -7,6 +7,7 @@ mod evidence;
 mod gates;
 mod health;
 mod ingest;
+mod kalshi;
 mod ops;
 mod pairs;
 mod risk;
@@ -52,6 +53,7 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairAssess => pairs::reassess(ctx).await,
         Route::PairApprove => pairs::approve(ctx).await,
         Route::PairReject => pairs::reject(ctx).await,
+        Route::KalshiAccount => kalshi::account(ctx).await,
         Route::ApprovalsCreate => approvals::create(ctx).await,
         Route::ApprovalsList => approvals::list(ctx).await,
         Route::ApprovalGet => approvals::get(ctx).await,
