@@ -245,11 +245,17 @@ fn gate_runs_write_indexed_audited_artifacts_with_provenance_and_compare() {
     let r = stack.get(&format!("/admin/gates/production/{run_a}"), Some(&admin));
     assert_eq!(r.status, 500, "{}", r.text());
     assert_eq!(r.error_code(), "GATE_ARTIFACT_TAMPERED");
+
+    the_daily_cron_writes_the_gate_and_the_dashboard_status(stack);
+    // The replay is off by default: the daily run wrote no replay artifact.
+    assert_eq!(
+        stack.d1_count("SELECT COUNT(*) AS n FROM gate_artifacts WHERE kind = 'gate_lift_replay'"),
+        0
+    );
 }
 
-#[test]
-fn the_daily_cron_writes_the_gate_and_the_dashboard_status() {
-    let stack = shared();
+/// The daily cron (on the stack the gate already ran on, so the gate says FAIL).
+fn the_daily_cron_writes_the_gate_and_the_dashboard_status(stack: &Stack) {
     let before =
         stack.d1_count("SELECT COUNT(*) AS n FROM gate_artifacts WHERE kind = 'dashboard_status'");
     let at = 1_795_000_000_000_i64 - 1_795_000_000_000_i64 % 86_400_000 + 1_800_000;
@@ -286,16 +292,8 @@ fn the_daily_cron_writes_the_gate_and_the_dashboard_status() {
 }
 
 #[test]
-fn gate_lift_replay_is_off_by_default_and_strict_mode_fails_a_day_without_data() {
-    // Off by default: the shared stack's daily run writes no replay artifact.
-    let stack = shared();
-    let at = 1_795_000_000_000_i64 - 1_795_000_000_000_i64 % 86_400_000 + 86_400_000 + 1_800_000;
-    stack.scheduled("30 0 * * *", at);
-    assert_eq!(
-        stack.d1_count("SELECT COUNT(*) AS n FROM gate_artifacts WHERE kind = 'gate_lift_replay'"),
-        0
-    );
-
+fn gate_lift_replay_strict_mode_fails_a_day_without_data() {
+    let at = 1_795_000_000_000_i64 - 1_795_000_000_000_i64 % 86_400_000 + 1_800_000;
     // On, strict, four days ending the recording's last day (2025-03-01): the recorded candles
     // run from 2025-02-28 14:00 to 2025-03-01 23:00, and only 2025-02-28 has markets with a
     // quoted book and earlier history to model from; the other days fail, so the run fails.
