@@ -64,6 +64,7 @@ pub enum Route {
     ApprovalApprove,
     ApprovalReject,
     GateRun,
+    StrategyGoLive,
     GateLatest,
     GateGet,
     GateCompare,
@@ -394,6 +395,14 @@ pub const ROUTES: &[RouteSpec] = &[
         pattern: "/admin/approvals/{id}/reject",
         access: Access::Admin,
         body: Body::OptionalJson,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::StrategyGoLive,
+        method: "POST",
+        pattern: "/admin/strategies/{id}/go-live",
+        access: Access::Admin,
+        body: Body::Json,
         group: "governance",
     },
     RouteSpec {

@@ -3,16 +3,21 @@
 //! it (compare-and-swap on the status), appends every step to the audit log before it counts
 //! (`APPROVAL_REQUESTED`, `APPROVAL_APPROVED`, `APPROVAL_EXECUTED` / `APPROVAL_FAILED`,
 //! `APPROVAL_REJECTED`, each naming the requester and the approver), and runs the action once.
+//! Also `POST /admin/strategies/{id}/go-live`, which requests the `strategy.go_live` approval.
 
 use crate::audit_client::{self, AuditRecord};
 use crate::core::approvals::{
     Approval, ApprovalAction, ApprovalError, ApprovalStatus, StatusFilter, DEFAULT_TTL_SECS,
 };
+use crate::core::golive::{self, GoLiveFacts, GoLivePolicy};
+use crate::core::money::Usd;
 use crate::core::risk::parse_limits;
 use crate::http::{error::ApiError, json_response, params, RequestCtx};
 use crate::risk_client;
 use crate::store::approvals as store;
 use crate::store::d1::Db;
+use crate::store::gate as gate_store;
+use crate::store::golive as golive_store;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::Response;
@@ -134,13 +139,203 @@ async fn fix_params(
         }
         ApprovalAction::StrategyGoLive
         | ApprovalAction::StrategyIncreaseCapital
-        | ApprovalAction::StrategyExecutionLive => Err(ApiError::new(
-            409,
-            "APPROVAL_ACTION_UNAVAILABLE",
-            "strategy actions need the strategies store, which is not deployed yet",
-        )
-        .with_details(json!({"action": action.as_str()}))),
+        | ApprovalAction::StrategyExecutionLive => fix_strategy_params(ctx, action, params).await,
     }
+}
+
+/// Strategy action params as requested: `{"strategy_id", "capital_allocation_usd_micros"?}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StrategyRequest {
+    strategy_id: String,
+    #[serde(default)]
+    capital_allocation_usd_micros: Option<i64>,
+}
+
+/// Checks a strategy action against the strategy as it is now and fixes what it started from
+/// (`from`: mode and allocation), so execution refuses if the strategy changed in between.
+/// Go-live and live execution need a strategy that is not live; go-live and a capital increase
+/// need a positive allocation, an increase one above the current.
+async fn fix_strategy_params(
+    ctx: &RequestCtx<'_>,
+    action: ApprovalAction,
+    params: Value,
+) -> Result<Value, ApiError> {
+    let req: StrategyRequest = serde_json::from_value(params)
+        .map_err(|e| invalid_params(format!("{} params: {e}", action.as_str())))?;
+    let db = Db::open(ctx.env, "DB", ctx.log)?;
+    let current = golive_store::strategy(&db, &req.strategy_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(404, "STRATEGY_NOT_FOUND", "no such strategy")
+                .with_details(json!({"strategy_id": req.strategy_id}))
+        })?;
+    let capital = match (action, req.capital_allocation_usd_micros) {
+        (ApprovalAction::StrategyExecutionLive, None) => current.capital_allocation_usd_micros,
+        (ApprovalAction::StrategyExecutionLive, Some(_)) => {
+            return Err(invalid_params(
+                "strategy.execution_live keeps the allocation; use strategy.increase_capital",
+            ))
+        }
+        (_, None) => return Err(invalid_params("capital_allocation_usd_micros is required")),
+        (_, Some(c)) if c <= 0 || c > crate::store::d1::MAX_SAFE_INTEGER => {
+            return Err(invalid_params(
+                "capital_allocation_usd_micros must be positive",
+            ))
+        }
+        (_, Some(c)) => c,
+    };
+    let live = current.mode == "live";
+    match action {
+        ApprovalAction::StrategyGoLive | ApprovalAction::StrategyExecutionLive if live => {
+            return Err(
+                ApiError::new(409, "STRATEGY_ALREADY_LIVE", "the strategy is live")
+                    .with_details(json!({"strategy_id": current.id})),
+            )
+        }
+        ApprovalAction::StrategyIncreaseCapital
+            if capital <= current.capital_allocation_usd_micros =>
+        {
+            return Err(ApiError::new(
+                400,
+                "APPROVAL_NOT_REQUIRED",
+                "not an increase; lowering the allocation needs no second operator",
+            )
+            .with_details(json!({"current": current.capital_allocation_usd_micros})))
+        }
+        _ => {}
+    }
+    Ok(json!({
+        "strategy_id": current.id,
+        "capital_allocation_usd_micros": capital,
+        "from": {"mode": current.mode, "capital_allocation_usd_micros": current.capital_allocation_usd_micros},
+    }))
+}
+
+/// `POST /admin/strategies/{id}/go-live {"capitalAllocationUsd"}`: requests the go-live
+/// approval (`strategy.go_live`); a second operator's approval makes the strategy live if the
+/// go-live preconditions hold then. The allocation is dollars as a string (`"2500.00"`) or an
+/// integer; a float is refused (money is fixed-point).
+pub async fn go_live(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct GoLiveBody {
+        capital_allocation_usd: Value,
+        #[serde(default)]
+        reason: String,
+        #[serde(default)]
+        expires_in_secs: Option<i64>,
+    }
+    let body: GoLiveBody = ctx.json()?;
+    let usd = match &body.capital_allocation_usd {
+        Value::String(s) => Usd::parse_dollars(s).ok(),
+        Value::Number(n) => n.as_i64().and_then(Usd::from_dollars),
+        _ => None,
+    }
+    .filter(|u| u.micros() > 0)
+    .ok_or_else(|| {
+        ApiError::new(
+            400,
+            "INVALID_APPROVAL",
+            "capitalAllocationUsd must be positive dollars: \"2500.00\" or 2500",
+        )
+        .with_details(json!({"field": "capitalAllocationUsd"}))
+    })?;
+    let id = ctx.param("id").unwrap_or_default();
+    let params = fix_strategy_params(
+        ctx,
+        ApprovalAction::StrategyGoLive,
+        json!({"strategy_id": id, "capital_allocation_usd_micros": usd.micros()}),
+    )
+    .await?;
+    request(
+        ctx,
+        ApprovalAction::StrategyGoLive,
+        params,
+        &body.reason,
+        body.expires_in_secs,
+    )
+    .await
+}
+
+/// What go-live depends on, as found now.
+async fn golive_facts(ctx: &RequestCtx<'_>, db: &Db) -> GoLiveFacts {
+    let latest_gate = match gate_store::latest(db, crate::jobs::gate::PRODUCTION).await {
+        Ok(row) => row.map(|r| (r.status, r.created_at_ms)),
+        Err(_) => None,
+    };
+    let audit = crate::jobs::gate::audit_status(ctx.env).await;
+    let last_full_verification = audit
+        .pointer("/verification/last_full")
+        .filter(|v| v.is_object())
+        .and_then(|v| Some((v["valid"].as_bool()?, v["finished_at_ms"].as_i64()?)));
+    let breaker = risk_client::state(ctx.env)
+        .await
+        .ok()
+        .and_then(|v| v["breaker"]["state"].as_str().map(str::to_string));
+    GoLiveFacts {
+        latest_gate,
+        last_full_verification,
+        breaker,
+        kalshi_credentials: crate::kalshi_client::credentials_present(ctx.env).configured(),
+        // The security preflight checklist (GET /admin/preflight) is not deployed yet: go-live
+        // fails closed with GO_LIVE_PREFLIGHT_UNAVAILABLE until it is.
+        preflight_passed: None,
+    }
+}
+
+/// Executes a strategy action: preconditions first (go-live and live execution), then the
+/// compare-and-swap on the strategy as it was at the request.
+async fn execute_strategy(ctx: &RequestCtx<'_>, a: &Approval) -> Result<Value, Value> {
+    let params = a.params_value();
+    let approver = a.decided_by.clone().unwrap_or_default();
+    let db = Db::open(ctx.env, "DB", ctx.log).map_err(|e| json!({"reasons": [e.code()]}))?;
+    let id = params["strategy_id"].as_str().unwrap_or_default();
+    let capital = params["capital_allocation_usd_micros"]
+        .as_i64()
+        .unwrap_or(0);
+    let current = golive_store::strategy(&db, id)
+        .await
+        .map_err(|e| json!({"reasons": [e.code()]}))?
+        .ok_or_else(|| json!({"reasons": ["STRATEGY_NOT_FOUND"]}))?;
+    let from = &params["from"];
+    if json!(current.mode) != from["mode"]
+        || json!(current.capital_allocation_usd_micros) != from["capital_allocation_usd_micros"]
+    {
+        return Err(json!({
+            "reasons": ["STRATEGY_CHANGED_SINCE_REQUEST"],
+            "current": {"mode": current.mode, "capital_allocation_usd_micros": current.capital_allocation_usd_micros},
+        }));
+    }
+    let now = crate::core::time::format_utc(crate::clock::now());
+    let goes_live = a.action != ApprovalAction::StrategyIncreaseCapital;
+    if goes_live {
+        let policy = GoLivePolicy::from_var(
+            crate::bindings::var(ctx.env, "GO_LIVE_MAX_GATE_AGE_H").as_deref(),
+        )
+        .map_err(|e| json!({"reasons": ["GO_LIVE_CONFIG_INVALID"], "detail": e}))?;
+        let facts = golive_facts(ctx, &db).await;
+        let unmet = golive::unmet(&facts, &policy, crate::clock::now_ms());
+        if !unmet.is_empty() {
+            return Err(json!({"reasons": unmet, "facts": facts}));
+        }
+        let done = golive_store::go_live(&db, &current, capital, &approver, &now)
+            .await
+            .map_err(|e| json!({"reasons": [e.code()]}))?;
+        if !done {
+            return Err(json!({"reasons": ["STRATEGY_CHANGED_SINCE_REQUEST"]}));
+        }
+        return Ok(
+            json!({"strategy_id": id, "mode": "live", "capital_allocation_usd_micros": capital, "facts": facts}),
+        );
+    }
+    let done = golive_store::set_capital(&db, &current, capital, &approver, &now)
+        .await
+        .map_err(|e| json!({"reasons": [e.code()]}))?;
+    if !done {
+        return Err(json!({"reasons": ["STRATEGY_CHANGED_SINCE_REQUEST"]}));
+    }
+    Ok(json!({"strategy_id": id, "capital_allocation_usd_micros": capital}))
 }
 
 /// `POST /admin/approvals {"action","params","reason"?,"expiresInSecs"?}`
@@ -348,6 +543,8 @@ async fn execute(ctx: &RequestCtx<'_>, a: &Approval) -> Result<Value, Value> {
                 Err(e) => Err(json!({"reasons": [e.code], "message": e.message})),
             }
         }
-        other => Err(json!({"reasons": ["APPROVAL_ACTION_UNAVAILABLE"], "action": other.as_str()})),
+        ApprovalAction::StrategyGoLive
+        | ApprovalAction::StrategyIncreaseCapital
+        | ApprovalAction::StrategyExecutionLive => execute_strategy(ctx, a).await,
     }
 }

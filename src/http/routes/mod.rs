@@ -59,6 +59,7 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::ApprovalGet => approvals::get(ctx).await,
         Route::ApprovalApprove => approvals::approve(ctx).await,
         Route::ApprovalReject => approvals::reject(ctx).await,
+        Route::StrategyGoLive => approvals::go_live(ctx).await,
         Route::GateRun => gates::run(ctx).await,
         Route::GateLatest => gates::latest(ctx).await,
         Route::GateGet => gates::get(ctx).await,

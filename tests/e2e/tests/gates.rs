@@ -317,9 +317,8 @@ fn gate_lift_replay_strict_mode_fails_a_day_without_data() {
         fixture.to_str().unwrap(),
     ]);
     stack.scheduled("30 0 * * *", at);
-    let rows = stack.d1(
-        "SELECT run_id, r2_key, status FROM gate_artifacts WHERE kind = 'gate_lift_replay'",
-    );
+    let rows = stack
+        .d1("SELECT run_id, r2_key, status FROM gate_artifacts WHERE kind = 'gate_lift_replay'");
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["status"], "FAIL");
     let key = rows[0]["r2_key"].as_str().unwrap();
@@ -349,4 +348,145 @@ fn gate_lift_replay_strict_mode_fails_a_day_without_data() {
     let runs = stack.d1("SELECT status FROM runs WHERE job = 'production_gate_daily'");
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["status"], "FAIL");
+}
+
+fn strategy(stack: &Stack, id: &str) -> Value {
+    let r = stack.get("/admin/strategies", Some(&stack.tokens.admin));
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no strategy {id}"))
+}
+
+#[test]
+fn go_live_needs_two_operators_and_every_precondition_and_otherwise_changes_nothing() {
+    let stack = shared();
+    let (alice, bob) = (stack.tokens.alice.clone(), stack.tokens.bob.clone());
+    assert_eq!(strategy(stack, "fair_value")["mode"], "paper");
+
+    let r = stack.json(
+        "POST",
+        "/admin/strategies/fair_value/go-live",
+        &alice,
+        &json!({"capitalAllocationUsd": "2500.00"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let a = r.json()["approval"].clone();
+    assert_eq!(a["action"], "strategy.go_live");
+    assert_eq!(
+        a["params"]["capital_allocation_usd_micros"],
+        2_500_000_000_i64
+    );
+    assert_eq!(a["params"]["from"]["mode"], "paper");
+    let id = a["id"].as_str().unwrap().to_string();
+
+    // One operator is not enough.
+    let r = stack.json(
+        "POST",
+        &format!("/admin/approvals/{id}/approve"),
+        &alice,
+        &json!({}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.error_code(), "SELF_APPROVAL");
+    assert_eq!(strategy(stack, "fair_value")["mode"], "paper");
+
+    // A second operator approves, but the preconditions do not hold (no PASS gate, no recent
+    // full audit verification, no preflight): the approval fails with the reasons and the
+    // strategy is untouched.
+    let r = stack.json(
+        "POST",
+        &format!("/admin/approvals/{id}/approve"),
+        &bob,
+        &json!({}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.error_code(), "APPROVAL_ACTION_FAILED");
+    let failed = r.json()["error"]["details"]["approval"].clone();
+    assert_eq!(failed["status"], "failed");
+    let reasons: Vec<String> = failed["result"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r == "GO_LIVE_GATE_NOT_PASS" || r == "GO_LIVE_GATE_NOT_RUN"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"GO_LIVE_AUDIT_NOT_VERIFIED".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"GO_LIVE_PREFLIGHT_UNAVAILABLE".to_string()),
+        "{reasons:?}"
+    );
+    let s = strategy(stack, "fair_value");
+    assert_eq!(s["mode"], "paper");
+    assert_ne!(s["capital_allocation_usd_micros"], 2_500_000_000_i64);
+    let r = stack.json(
+        "POST",
+        &format!("/admin/approvals/{id}/approve"),
+        &bob,
+        &json!({}),
+    );
+    assert_eq!(r.error_code(), "APPROVAL_ALREADY_DECIDED");
+
+    // Bad requests.
+    for bad in [
+        json!({"capitalAllocationUsd": 1.5}),
+        json!({"capitalAllocationUsd": "-5"}),
+        json!({}),
+    ] {
+        let r = stack.json("POST", "/admin/strategies/fair_value/go-live", &alice, &bad);
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    let r = stack.json(
+        "POST",
+        "/admin/strategies/no_such/go-live",
+        &alice,
+        &json!({"capitalAllocationUsd": 100}),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // A capital increase has no preconditions beyond two operators; a decrease is refused here.
+    let current = strategy(stack, "fair_value")["capital_allocation_usd_micros"]
+        .as_i64()
+        .unwrap();
+    let r = stack.json(
+        "POST",
+        "/admin/approvals",
+        &bob,
+        &json!({"action": "strategy.increase_capital",
+                "params": {"strategy_id": "fair_value", "capital_allocation_usd_micros": current - 1}}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.error_code(), "APPROVAL_NOT_REQUIRED");
+    let r = stack.json(
+        "POST",
+        "/admin/approvals",
+        &bob,
+        &json!({"action": "strategy.increase_capital",
+                "params": {"strategy_id": "fair_value", "capital_allocation_usd_micros": current + 1_000_000}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["approval"]["id"].as_str().unwrap().to_string();
+    let r = stack.json(
+        "POST",
+        &format!("/admin/approvals/{id}/approve"),
+        &alice,
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        strategy(stack, "fair_value")["capital_allocation_usd_micros"],
+        current + 1_000_000
+    );
 }
