@@ -490,3 +490,146 @@ fn go_live_needs_two_operators_and_every_precondition_and_otherwise_changes_noth
         current + 1_000_000
     );
 }
+
+/// Two simulated pairs with an edge (see tests/cycle.rs for their numbers): YES on the first at
+/// 0.45 against a model of 0.545, NO on the second at 0.27 against 0.645.
+const PAIRS: [(&str, &str); 2] = [
+    (
+        "KXNFLGAME-26OCT08TBDALSIM0-DAL",
+        "0x57372d9b27dfcc4c92a24c0b7eebfdfde3da9355718fdd045e800e60b156289f",
+    ),
+    (
+        "KXNFLGAME-26OCT08TBDALSIM1-DAL",
+        "0x9a975b48f0e08bb76ce1d37d93a26d93a3713e99eaf8b49ca88c35264eb6c8e2",
+    ),
+];
+
+fn approve_pair(stack: &Stack, ticker: &str, condition: &str) {
+    let r = stack.sim(
+        "PUT",
+        "/__sim/anthropic/grades",
+        Some(&json!({ format!("{ticker}|{condition}"): "identical" })),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = stack.json(
+        "POST",
+        "/admin/pairs",
+        &stack.tokens.alice,
+        &json!({"kalshi_ticker": ticker, "polymarket_condition_id": condition}),
+    );
+    assert_eq!(r.status, 201, "propose: {}", r.text());
+    let id = r.json()["pair"]["id"].as_str().unwrap().to_string();
+    let r = stack.json(
+        "POST",
+        &format!("/admin/pairs/{id}/approve"),
+        &stack.tokens.bob,
+        &json!({"notes": "same game"}),
+    );
+    assert_eq!(r.status, 200, "approve: {}", r.text());
+}
+
+#[test]
+fn a_paper_history_built_by_the_trading_cycle_reaches_pass_and_go_live_checks_everything_else() {
+    // Thresholds scaled down (every one is configurable, and the artifact records them) so that
+    // two simulated round trips through the real cycle make a complete history.
+    let stack = Stack::start(paul_p_e2e::StackConfig {
+        vars: vec![
+            ("GATE_MIN_CLOSED_TRADES".into(), "2".into()),
+            ("GATE_MIN_TRADING_DAYS".into(), "1".into()),
+            ("GATE_MIN_SIGNALS_PER_WINDOW".into(), "2".into()),
+            ("GATE_MIN_WINDOWS".into(), "1".into()),
+            ("GATE_RECENT_WINDOWS".into(), "1".into()),
+        ],
+        ..Default::default()
+    });
+    let mut sources = paul_p_e2e::SIMULATED_SOURCES.to_vec();
+    sources.push("anthropic");
+    stack.approve_sources(&sources);
+    let r = stack.json("POST", "/admin/ingest/run", &stack.tokens.alice, &json!({}));
+    assert_eq!(r.status, 200, "ingest: {}", r.text());
+    for (ticker, condition) in PAIRS {
+        approve_pair(&stack, ticker, condition);
+    }
+    // Before any trade: FAIL on proof.
+    assert_eq!(run_gate(&stack)["artifact"]["status"], "FAIL");
+
+    // The cycle (after the ingestion cron) signals, checks, audits and fills both on paper.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let t1 = (now_ms / 300_000 + 1) * 300_000;
+    let r = stack.scheduled("*/5 * * * *", t1);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(stack.d1_count("SELECT COUNT(*) AS n FROM fills"), 2);
+    // Both markets resolve the way the strategy bet; the next cron settles them.
+    for (ticker, result) in [(PAIRS[0].0, "yes"), (PAIRS[1].0, "no")] {
+        let r = stack.sim(
+            "POST",
+            &format!("/__sim/kalshi/markets/{ticker}/settle"),
+            Some(&json!({ "result": result })),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = stack.scheduled("*/5 * * * *", t1 + 300_000);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(stack.d1_count("SELECT COUNT(*) AS n FROM closed_trades"), 2);
+
+    let gate = run_gate(&stack)["artifact"].clone();
+    assert_eq!(gate["status"], "PASS", "{gate}");
+    assert_eq!(gate["metrics"]["closed_round_trips"], 2);
+    assert_eq!(gate["metrics"]["windows"], 1);
+    assert_eq!(gate["metrics"]["lift_windows"], 1, "{gate}");
+    assert_eq!(gate["thresholds"]["min_closed_trades"], 2);
+    assert!(gate["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["pass"] == true));
+
+    // A full audit verification, then go-live: one operator is refused; with two, every
+    // precondition but the security preflight (not deployed yet) holds, so the approval fails
+    // with that reason alone and the strategy stays on paper.
+    let r = stack.json(
+        "POST",
+        "/admin/audit/verify",
+        &stack.tokens.admin,
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["done"], true);
+    let r = stack.json(
+        "POST",
+        "/admin/strategies/fair_value/go-live",
+        &stack.tokens.alice,
+        &json!({"capitalAllocationUsd": 2500}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["approval"]["id"].as_str().unwrap().to_string();
+    let r = stack.json(
+        "POST",
+        &format!("/admin/approvals/{id}/approve"),
+        &stack.tokens.alice,
+        &json!({}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = stack.json(
+        "POST",
+        &format!("/admin/approvals/{id}/approve"),
+        &stack.tokens.bob,
+        &json!({}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    let result = &r.json()["error"]["details"]["approval"]["result"];
+    let mut reasons: Vec<String> = result["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect();
+    reasons.retain(|r| r != "GO_LIVE_KALSHI_CREDENTIALS_MISSING");
+    assert_eq!(reasons, vec!["GO_LIVE_PREFLIGHT_UNAVAILABLE"], "{result}");
+    assert_eq!(result["facts"]["latest_gate"][0], "PASS");
+    assert_eq!(result["facts"]["breaker"], "NORMAL");
+    assert_eq!(strategy(&stack, "fair_value")["mode"], "paper");
+}
