@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod integrity;
 pub mod kalshi_sign;
 pub mod llm;
+pub mod metrics;
 pub mod money;
 pub mod orders;
 pub mod outbound;

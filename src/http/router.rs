@@ -58,6 +58,7 @@ pub enum Route {
     PairApprove,
     PairReject,
     AdminOpenapi,
+    AdminMetrics,
 }
 
 /// One row of the route table.
@@ -342,6 +343,14 @@ pub const ROUTES: &[RouteSpec] = &[
         route: Route::AdminOpenapi,
         method: "GET",
         pattern: "/admin/openapi.yaml",
+        access: Access::Admin,
+        body: Body::None,
+        group: "ops",
+    },
+    RouteSpec {
+        route: Route::AdminMetrics,
+        method: "GET",
+        pattern: "/admin/metrics",
         access: Access::Admin,
         body: Body::None,
         group: "ops",

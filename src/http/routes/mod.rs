@@ -1,6 +1,6 @@
 //! One file per route group; `call` maps a matched route to its handler.
 
-mod audit;
+pub(crate) mod audit;
 mod compliance;
 mod evidence;
 mod health;
@@ -51,5 +51,6 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairApprove => pairs::approve(ctx).await,
         Route::PairReject => pairs::reject(ctx).await,
         Route::AdminOpenapi => ops::openapi(ctx),
+        Route::AdminMetrics => ops::metrics(ctx).await,
     }
 }
