@@ -378,8 +378,11 @@ impl RiskGovernor {
         }
         for effect in effects {
             if let Effect::Verdict(Verdict::Refused(r)) = effect {
-                for code in r.codes() {
-                    self.count("risk_refusals", &label_of(&code));
+                // A refused check counts once per code, however many limits gave it.
+                let codes: std::collections::BTreeSet<String> =
+                    r.codes().iter().map(label_of).collect();
+                for code in codes {
+                    self.count("risk_refusals", &code);
                 }
             }
         }

@@ -230,7 +230,7 @@ fn metrics_parse_and_counters_move_when_the_simulator_injects_faults() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["verdict"]["approved"], false);
-    let codes: Vec<String> = r.json()["verdict"]["codes"]
+    let codes: std::collections::BTreeSet<String> = r.json()["verdict"]["codes"]
         .as_array()
         .unwrap()
         .iter()
