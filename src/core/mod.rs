@@ -1,13 +1,16 @@
 //! Pure domain logic. Nothing in here imports `worker`: every decision is a function of explicit
 //! inputs (including `now`), tested natively on the host.
 
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod breaker;
 pub mod compliance;
 pub mod evidence;
+pub mod gate;
 pub mod ingest;
 pub mod integrity;
+pub mod kalshi_http;
 pub mod kalshi_sign;
 pub mod llm;
 pub mod metrics;
@@ -20,6 +23,7 @@ pub mod prob;
 pub mod reconcile;
 pub mod redact;
 pub mod risk;
+pub mod rsa_key;
 pub mod run_audit;
 pub mod settlement;
 pub mod sql_guard;

@@ -57,6 +57,12 @@ pub enum Route {
     PairAssess,
     PairApprove,
     PairReject,
+    KalshiAccount,
+    ApprovalsCreate,
+    ApprovalsList,
+    ApprovalGet,
+    ApprovalApprove,
+    ApprovalReject,
     AdminOpenapi,
     AdminMetrics,
 }
@@ -75,6 +81,14 @@ pub struct RouteSpec {
 
 /// The whole table. Order does not matter: patterns never overlap.
 pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        route: Route::KalshiAccount,
+        method: "GET",
+        pattern: "/admin/venues/kalshi/account",
+        access: Access::Admin,
+        body: Body::None,
+        group: "venues",
+    },
     RouteSpec {
         route: Route::Health,
         method: "GET",
@@ -338,6 +352,46 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Admin,
         body: Body::OptionalJson,
         group: "pairs",
+    },
+    RouteSpec {
+        route: Route::ApprovalsCreate,
+        method: "POST",
+        pattern: "/admin/approvals",
+        access: Access::Admin,
+        body: Body::Json,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalsList,
+        method: "GET",
+        pattern: "/admin/approvals",
+        access: Access::Admin,
+        body: Body::None,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalGet,
+        method: "GET",
+        pattern: "/admin/approvals/{id}",
+        access: Access::Admin,
+        body: Body::None,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalApprove,
+        method: "POST",
+        pattern: "/admin/approvals/{id}/approve",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalReject,
+        method: "POST",
+        pattern: "/admin/approvals/{id}/reject",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "governance",
     },
     RouteSpec {
         route: Route::AdminOpenapi,

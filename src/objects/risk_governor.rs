@@ -83,6 +83,16 @@ struct EventRequest {
     event: Event,
 }
 
+/// Limits a two-person approval executes (`core::risk::apply_limits`: may loosen). Only the
+/// Worker's approvals route sends it, after a second operator approved.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovedLimitsRequest {
+    actor: String,
+    limits: RiskLimits,
+    reason: String,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckRequest {
@@ -304,12 +314,24 @@ impl RiskGovernor {
         state: GovernorState,
         event: Event,
     ) -> std::result::Result<(GovernorState, Vec<Effect>), Response> {
-        let now = self.now();
         let actor = actor_of(&event, actor);
-        let before = state.clone();
         let observed = event_counters(&event);
-        let (next, effects) = risk::apply(state, event, now);
-        let records = audit_records(&actor, &effects);
+        self.apply_with(&actor, state, observed, |s, now| risk::apply(s, event, now))
+            .await
+    }
+
+    /// [`Self::apply_event`] for any state transition (`risk::apply`, `risk::apply_limits`).
+    async fn apply_with(
+        &self,
+        actor: &str,
+        state: GovernorState,
+        observed: Vec<(&'static str, String)>,
+        transition: impl FnOnce(GovernorState, DateTime<Utc>) -> (GovernorState, Vec<Effect>),
+    ) -> std::result::Result<(GovernorState, Vec<Effect>), Response> {
+        let now = self.now();
+        let before = state.clone();
+        let (next, effects) = transition(state, now);
+        let records = audit_records(actor, &effects);
         if let Err(e) = audit_client::append(&self.env, records).await {
             let before_failure = before.clone();
             // The event does not happen. The audit failure is itself a failure the breaker
@@ -511,6 +533,36 @@ impl RiskGovernor {
         }
     }
 
+    /// `POST /limits/approved`: the limits of an executed two-person approval, loosening
+    /// allowed; refused like any update when invalid.
+    async fn handle_approved_limits(&self, body: Value) -> Result<Response> {
+        let req: ApprovedLimitsRequest = match parse(body, "approved limits") {
+            Ok(r) => r,
+            Err(resp) => return Ok(resp),
+        };
+        let state = match self.current().await {
+            Ok(s) => s,
+            Err(resp) => return Ok(resp),
+        };
+        let (actor, limits, reason) = (req.actor, req.limits, req.reason);
+        let applied = self
+            .apply_with(&actor, state, Vec::new(), |s, now| {
+                risk::apply_limits(s, limits, &actor, &reason, now)
+            })
+            .await;
+        match applied {
+            Ok((next, effects)) => {
+                for e in &effects {
+                    if let Effect::Rejected(err) = e {
+                        return governor_error(err);
+                    }
+                }
+                Response::from_json(&json!({"ok": true, "view": view(&next)}))
+            }
+            Err(resp) => Ok(resp),
+        }
+    }
+
     async fn handle_check(&self, body: Value) -> Result<Response> {
         let req: CheckRequest = match parse(body, "check") {
             Ok(r) => r,
@@ -667,6 +719,10 @@ impl DurableObject for RiskGovernor {
             ("POST", "/event") => {
                 let body: Value = req.json().await.unwrap_or(Value::Null);
                 self.handle_event(body).await
+            }
+            ("POST", "/limits/approved") => {
+                let body: Value = req.json().await.unwrap_or(Value::Null);
+                self.handle_approved_limits(body).await
             }
             ("POST", "/check") => {
                 let body: Value = req.json().await.unwrap_or(Value::Null);

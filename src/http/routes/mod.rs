@@ -1,10 +1,12 @@
 //! One file per route group; `call` maps a matched route to its handler.
 
+mod approvals;
 pub(crate) mod audit;
 mod compliance;
 mod evidence;
 mod health;
 mod ingest;
+mod kalshi;
 mod ops;
 mod pairs;
 mod risk;
@@ -50,6 +52,12 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairAssess => pairs::reassess(ctx).await,
         Route::PairApprove => pairs::approve(ctx).await,
         Route::PairReject => pairs::reject(ctx).await,
+        Route::KalshiAccount => kalshi::account(ctx).await,
+        Route::ApprovalsCreate => approvals::create(ctx).await,
+        Route::ApprovalsList => approvals::list(ctx).await,
+        Route::ApprovalGet => approvals::get(ctx).await,
+        Route::ApprovalApprove => approvals::approve(ctx).await,
+        Route::ApprovalReject => approvals::reject(ctx).await,
         Route::AdminOpenapi => ops::openapi(ctx),
         Route::AdminMetrics => ops::metrics(ctx).await,
     }
