@@ -82,7 +82,10 @@ fn scrape_until(stack: &Stack, what: &str, ok: impl Fn(&[Sample]) -> bool) -> Ve
         if ok(&samples) {
             return samples;
         }
-        assert!(Instant::now() < deadline, "{what}: {samples:#?}");
+        if Instant::now() >= deadline {
+            let text = stack.get("/admin/metrics", Some(&stack.tokens.admin)).text();
+            panic!("{what}: not seen in\n{text}");
+        }
         std::thread::sleep(Duration::from_millis(300));
     }
 }
