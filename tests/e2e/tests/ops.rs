@@ -83,7 +83,9 @@ fn scrape_until(stack: &Stack, what: &str, ok: impl Fn(&[Sample]) -> bool) -> Ve
             return samples;
         }
         if Instant::now() >= deadline {
-            let text = stack.get("/admin/metrics", Some(&stack.tokens.admin)).text();
+            let text = stack
+                .get("/admin/metrics", Some(&stack.tokens.admin))
+                .text();
             panic!("{what}: not seen in\n{text}");
         }
         std::thread::sleep(Duration::from_millis(300));
@@ -246,9 +248,14 @@ fn metrics_parse_and_counters_move_when_the_simulator_injects_faults() {
         &json!({"targetState":"HALT","reason":"metrics test"}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    // An operator verification counts its result.
+    // An operator verification counts its result (once the R2 mirror has caught up: the
+    // verifier reads the copies).
+    scrape_until(&stack, "mirror caught up", |s| {
+        value(s, "paulp_audit_mirror_lag_events", &[]) == Some(0.0)
+    });
     let r = stack.json("POST", "/admin/audit/verify", &admin, &json!({}));
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["valid"], true, "{}", r.text());
 
     let after = scrape_until(&stack, "refusals, halt and verification", |s| {
         value(s, "paulp_audit_verifications_total", &[("result", "valid")]).is_some()
