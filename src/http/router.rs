@@ -69,6 +69,7 @@ pub enum Route {
     GateGet,
     GateCompare,
     AdminOpenapi,
+    AdminMetrics,
 }
 
 /// One row of the route table.
@@ -441,6 +442,14 @@ pub const ROUTES: &[RouteSpec] = &[
         route: Route::AdminOpenapi,
         method: "GET",
         pattern: "/admin/openapi.yaml",
+        access: Access::Admin,
+        body: Body::None,
+        group: "ops",
+    },
+    RouteSpec {
+        route: Route::AdminMetrics,
+        method: "GET",
+        pattern: "/admin/metrics",
         access: Access::Admin,
         body: Body::None,
         group: "ops",

@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod gate;
 pub mod golive;
 pub mod market_data;
+pub mod metrics;
 pub mod pairs;
 pub mod runs;
 

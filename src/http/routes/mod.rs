@@ -1,7 +1,7 @@
 //! One file per route group; `call` maps a matched route to its handler.
 
 mod approvals;
-mod audit;
+pub(crate) mod audit;
 mod compliance;
 mod evidence;
 mod gates;
@@ -65,5 +65,6 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::GateGet => gates::get(ctx).await,
         Route::GateCompare => gates::compare(ctx).await,
         Route::AdminOpenapi => ops::openapi(ctx),
+        Route::AdminMetrics => ops::metrics(ctx).await,
     }
 }
