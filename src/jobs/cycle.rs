@@ -786,6 +786,11 @@ async fn execute_paper(
         }
     };
     let mut order = approved.apply(OrderEvent::Submit, cx.now).map_err(code)?;
+    // On record as submitted before it executes: a cycle that stops here leaves an honest
+    // `submitted` order (and its reservation), never a silent fill.
+    store::update_order(cx.db, &order, Some(seq))
+        .await
+        .map_err(db_code)?;
     let exec = paper::execute(
         book,
         intent.side,
