@@ -313,10 +313,7 @@ fn a_pair_whose_rules_change_stops_trading_until_it_is_approved_again() {
     assert_eq!(step(&run, "pairs")["counts"]["back_to_review"], 1, "{run}");
     assert_eq!(step(&run, "signals")["status"], "SKIPPED", "{run}");
     assert_eq!(stack.d1_count("SELECT COUNT(*) AS n FROM orders"), 0);
-    let r = stack.get(
-        &format!("/admin/pairs?status=proposed"),
-        Some(&stack.tokens.admin),
-    );
+    let r = stack.get("/admin/pairs?status=proposed", Some(&stack.tokens.admin));
     let pair = r.json()["pairs"]
         .as_array()
         .unwrap()
