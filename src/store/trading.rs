@@ -82,7 +82,7 @@ const INSERT_RECONCILIATION: &str = "INSERT OR IGNORE INTO reconciliations (id, 
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 const LATEST_RECONCILIATION: &str = "SELECT id, mode, triggered_by, outcome, severity, \
      drift_bps, report, audit_seq, at FROM reconciliations WHERE mode = ? \
-     ORDER BY at DESC, id DESC LIMIT 1";
+     ORDER BY rowid DESC LIMIT 1";
 
 const UPSERT_VIOLATION: &str = "INSERT INTO violations (id, code, subject, market, details, \
      status, first_seen_at, last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?6) \
@@ -851,6 +851,8 @@ impl ReconciliationRow {
     }
 }
 
+/// The reconciliation stored last (by insertion: cycles stamp scheduled times, operators the
+/// real time, so `at` alone does not order them).
 pub async fn latest_reconciliation(
     db: &Db,
     mode: Mode,
