@@ -67,6 +67,7 @@ pub enum Route {
     ReconcileLatest,
     ViolationsList,
     ViolationResolve,
+    KalshiAccount,
     ApprovalsCreate,
     ApprovalsList,
     ApprovalGet,
@@ -89,6 +90,14 @@ pub struct RouteSpec {
 
 /// The whole table. Order does not matter: patterns never overlap.
 pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        route: Route::KalshiAccount,
+        method: "GET",
+        pattern: "/admin/venues/kalshi/account",
+        access: Access::Admin,
+        body: Body::None,
+        group: "venues",
+    },
     RouteSpec {
         route: Route::Health,
         method: "GET",

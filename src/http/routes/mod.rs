@@ -6,6 +6,7 @@ mod compliance;
 mod evidence;
 mod health;
 mod ingest;
+mod kalshi;
 mod ops;
 mod pairs;
 mod risk;
@@ -62,6 +63,7 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::ReconcileLatest => trading::reconcile_latest(ctx).await,
         Route::ViolationsList => trading::violations(ctx).await,
         Route::ViolationResolve => trading::resolve_violation(ctx).await,
+        Route::KalshiAccount => kalshi::account(ctx).await,
         Route::ApprovalsCreate => approvals::create(ctx).await,
         Route::ApprovalsList => approvals::list(ctx).await,
         Route::ApprovalGet => approvals::get(ctx).await,
