@@ -63,6 +63,8 @@ else
   # The e2e harness starts its own simulator and wrangler dev instances on free loopback ports
   # with fresh state; running it in its own session lets us reap anything left behind.
   e2e() {
+    # Fresh stack directories, so the secret sweep below covers exactly this run.
+    rm -rf target/e2e
     cargo build -q -p paul-p-sim --locked &&
     setsid cargo test -p paul-p-e2e --locked -- --test-threads="${E2E_THREADS:-4}" &
     local pid=$!
@@ -71,6 +73,8 @@ else
     return $rc
   }
   stage e2e e2e
+  # No configured secret value in any wrangler log, local D1/DO/R2 state or reports/ of the run.
+  stage secret-sweep cargo run -q -p paul-p-e2e --bin secret-sweep --locked
 fi
 
 echo

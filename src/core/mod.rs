@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod breaker;
+pub mod checklist;
 pub mod compliance;
 pub mod evidence;
 pub mod ingest;
@@ -20,6 +21,7 @@ pub mod reconcile;
 pub mod redact;
 pub mod risk;
 pub mod run_audit;
+pub mod secret_patterns;
 pub mod settlement;
 pub mod sql_guard;
 pub mod strategy;

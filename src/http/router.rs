@@ -57,6 +57,8 @@ pub enum Route {
     PairAssess,
     PairApprove,
     PairReject,
+    AdminPreflight,
+    AdminD1Query,
 }
 
 /// One row of the route table.
@@ -336,6 +338,22 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Admin,
         body: Body::OptionalJson,
         group: "pairs",
+    },
+    RouteSpec {
+        route: Route::AdminPreflight,
+        method: "GET",
+        pattern: "/admin/preflight",
+        access: Access::Admin,
+        body: Body::None,
+        group: "security",
+    },
+    RouteSpec {
+        route: Route::AdminD1Query,
+        method: "POST",
+        pattern: "/admin/d1/query",
+        access: Access::Admin,
+        body: Body::Json,
+        group: "security",
     },
 ];
 

@@ -7,6 +7,7 @@ mod health;
 mod ingest;
 mod pairs;
 mod risk;
+mod security;
 mod status;
 
 use super::error::ApiError;
@@ -49,5 +50,7 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairAssess => pairs::reassess(ctx).await,
         Route::PairApprove => pairs::approve(ctx).await,
         Route::PairReject => pairs::reject(ctx).await,
+        Route::AdminPreflight => security::preflight(ctx).await,
+        Route::AdminD1Query => security::d1_query(ctx).await,
     }
 }
