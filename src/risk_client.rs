@@ -69,6 +69,23 @@ pub async fn apply(env: &Env, actor: &str, event: &Event) -> Result<Value, ApiEr
     .await
 }
 
+/// Applies limits a two-person approval executed (`core::risk::apply_limits`: loosening
+/// allowed); `actor` is the approver, `reason` names the approval and its requester.
+pub async fn apply_approved_limits(
+    env: &Env,
+    actor: &str,
+    limits: &Value,
+    reason: &str,
+) -> Result<Value, ApiError> {
+    call(
+        env,
+        Method::Post,
+        "/limits/approved",
+        Some(json!({"actor": actor, "limits": limits, "reason": reason})),
+    )
+    .await
+}
+
 /// The pre-trade check (and reservation, if approved). `dry_run` holds an operator's
 /// reservation only briefly.
 pub async fn check(

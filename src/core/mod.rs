@@ -1,12 +1,14 @@
 //! Pure domain logic. Nothing in here imports `worker`: every decision is a function of explicit
 //! inputs (including `now`), tested natively on the host.
 
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod breaker;
 pub mod checklist;
 pub mod compliance;
 pub mod evidence;
+pub mod gate;
 pub mod ingest;
 pub mod integrity;
 pub mod kalshi_sign;

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod openapi;
 pub mod params;
 pub mod router;
 pub mod routes;

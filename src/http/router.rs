@@ -59,6 +59,12 @@ pub enum Route {
     PairReject,
     AdminPreflight,
     AdminD1Query,
+    ApprovalsCreate,
+    ApprovalsList,
+    ApprovalGet,
+    ApprovalApprove,
+    ApprovalReject,
+    AdminOpenapi,
 }
 
 /// One row of the route table.
@@ -354,6 +360,54 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Admin,
         body: Body::Json,
         group: "security",
+    },
+    RouteSpec {
+        route: Route::ApprovalsCreate,
+        method: "POST",
+        pattern: "/admin/approvals",
+        access: Access::Admin,
+        body: Body::Json,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalsList,
+        method: "GET",
+        pattern: "/admin/approvals",
+        access: Access::Admin,
+        body: Body::None,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalGet,
+        method: "GET",
+        pattern: "/admin/approvals/{id}",
+        access: Access::Admin,
+        body: Body::None,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalApprove,
+        method: "POST",
+        pattern: "/admin/approvals/{id}/approve",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::ApprovalReject,
+        method: "POST",
+        pattern: "/admin/approvals/{id}/reject",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "governance",
+    },
+    RouteSpec {
+        route: Route::AdminOpenapi,
+        method: "GET",
+        pattern: "/admin/openapi.yaml",
+        access: Access::Admin,
+        body: Body::None,
+        group: "ops",
     },
 ];
 

@@ -68,6 +68,16 @@ struct EventRequest {
     event: Event,
 }
 
+/// Limits a two-person approval executes (`core::risk::apply_limits`: may loosen). Only the
+/// Worker's approvals route sends it, after a second operator approved.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovedLimitsRequest {
+    actor: String,
+    limits: RiskLimits,
+    reason: String,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckRequest {
@@ -265,11 +275,22 @@ impl RiskGovernor {
         state: GovernorState,
         event: Event,
     ) -> std::result::Result<(GovernorState, Vec<Effect>), Response> {
-        let now = self.now();
         let actor = actor_of(&event, actor);
+        self.apply_with(&actor, state, |s, now| risk::apply(s, event, now))
+            .await
+    }
+
+    /// [`Self::apply_event`] for any state transition (`risk::apply`, `risk::apply_limits`).
+    async fn apply_with(
+        &self,
+        actor: &str,
+        state: GovernorState,
+        transition: impl FnOnce(GovernorState, DateTime<Utc>) -> (GovernorState, Vec<Effect>),
+    ) -> std::result::Result<(GovernorState, Vec<Effect>), Response> {
+        let now = self.now();
         let before = state.clone();
-        let (next, effects) = risk::apply(state, event, now);
-        let records = audit_records(&actor, &effects);
+        let (next, effects) = transition(state, now);
+        let records = audit_records(actor, &effects);
         if let Err(e) = audit_client::append(&self.env, records).await {
             // The event does not happen. The audit failure is itself a failure the breaker
             // counts; its escalation is persisted now and its records queued for retry.
@@ -368,6 +389,36 @@ impl RiskGovernor {
                     })
                     .collect();
                 Response::from_json(&json!({"ok": true, "view": view(&next), "realised": realised}))
+            }
+            Err(resp) => Ok(resp),
+        }
+    }
+
+    /// `POST /limits/approved`: the limits of an executed two-person approval, loosening
+    /// allowed; refused like any update when invalid.
+    async fn handle_approved_limits(&self, body: Value) -> Result<Response> {
+        let req: ApprovedLimitsRequest = match parse(body, "approved limits") {
+            Ok(r) => r,
+            Err(resp) => return Ok(resp),
+        };
+        let state = match self.current().await {
+            Ok(s) => s,
+            Err(resp) => return Ok(resp),
+        };
+        let (actor, limits, reason) = (req.actor, req.limits, req.reason);
+        let applied = self
+            .apply_with(&actor, state, |s, now| {
+                risk::apply_limits(s, limits, &actor, &reason, now)
+            })
+            .await;
+        match applied {
+            Ok((next, effects)) => {
+                for e in &effects {
+                    if let Effect::Rejected(err) = e {
+                        return governor_error(err);
+                    }
+                }
+                Response::from_json(&json!({"ok": true, "view": view(&next)}))
             }
             Err(resp) => Ok(resp),
         }
@@ -529,6 +580,10 @@ impl DurableObject for RiskGovernor {
             ("POST", "/event") => {
                 let body: Value = req.json().await.unwrap_or(Value::Null);
                 self.handle_event(body).await
+            }
+            ("POST", "/limits/approved") => {
+                let body: Value = req.json().await.unwrap_or(Value::Null);
+                self.handle_approved_limits(body).await
             }
             ("POST", "/check") => {
                 let body: Value = req.json().await.unwrap_or(Value::Null);

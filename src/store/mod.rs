@@ -3,6 +3,7 @@
 //! compliance, market data, runs, anchors, the audit log). Pure logic never sees these types.
 
 pub mod anchors;
+pub mod approvals;
 pub mod audit_r2;
 pub mod audit_sql;
 pub mod compliance;

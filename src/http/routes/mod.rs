@@ -1,10 +1,12 @@
 //! One file per route group; `call` maps a matched route to its handler.
 
+mod approvals;
 mod audit;
 mod compliance;
 mod evidence;
 mod health;
 mod ingest;
+mod ops;
 mod pairs;
 mod risk;
 mod security;
@@ -52,5 +54,11 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairReject => pairs::reject(ctx).await,
         Route::AdminPreflight => security::preflight(ctx).await,
         Route::AdminD1Query => security::d1_query(ctx).await,
+        Route::ApprovalsCreate => approvals::create(ctx).await,
+        Route::ApprovalsList => approvals::list(ctx).await,
+        Route::ApprovalGet => approvals::get(ctx).await,
+        Route::ApprovalApprove => approvals::approve(ctx).await,
+        Route::ApprovalReject => approvals::reject(ctx).await,
+        Route::AdminOpenapi => ops::openapi(ctx),
     }
 }

@@ -56,7 +56,9 @@ pub async fn get_risk(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
 }
 
 /// `PUT /admin/risk/limits {"limits":{…},"reason"}`: tightening applies at once; loosening is
-/// refused with `REQUIRES_TWO_PERSON_APPROVAL`.
+/// refused with `REQUIRES_TWO_PERSON_APPROVAL` and goes through `POST /admin/approvals`
+/// (`risk.loosen_limits`), which executes it with `core::risk::apply_limits` once a second
+/// operator approves.
 pub async fn put_limits(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     let body: LimitsBody = ctx.json()?;
     let view = risk_client::state(ctx.env).await?;
@@ -80,7 +82,18 @@ pub async fn put_limits(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
         actor: ctx.actor(),
         reason: body.reason,
     };
-    let after = risk_client::apply(ctx.env, &ctx.actor(), &event).await?;
+    let after = risk_client::apply(ctx.env, &ctx.actor(), &event)
+        .await
+        .map_err(|mut e| {
+            // Loosening goes through a two-person approval; say which action to request.
+            if e.code == "REQUIRES_TWO_PERSON_APPROVAL" {
+                if let Some(d) = e.details.as_object_mut() {
+                    d.insert("approval_action".into(), json!("risk.loosen_limits"));
+                    d.insert("approval_route".into(), json!("POST /admin/approvals"));
+                }
+            }
+            e
+        })?;
     json_response(200, &json!({"limits": after["view"]["limits"]}))
 }
 
