@@ -11,13 +11,13 @@ cd "${1:-$(dirname "$0")/..}"
 declare -A SECRET_READERS=(
   [ADMIN_TOKEN]="src/http/auth.rs src/lib.rs"
   [ADMIN_TOKENS]="src/http/auth.rs src/lib.rs"
-  [KALSHI_API_KEY]="src/lib.rs src/venues/kalshi_client*"
-  [KALSHI_PRIVATE_KEY]="src/lib.rs src/venues/kalshi_client*"
+  [KALSHI_API_KEY_ID]="src/lib.rs src/kalshi_client.rs"
+  [KALSHI_PRIVATE_KEY]="src/lib.rs src/kalshi_client.rs"
   [ANTHROPIC_API_KEY]="src/lib.rs src/anthropic_client.rs"
   [AUDIT_SIGNING_KEY]="src/lib.rs src/jobs/anchor*"
 )
 # Files that may call `.secret(` at all (a secret read with a computed name must happen here).
-SECRET_CALLERS="src/http/auth.rs src/lib.rs src/venues/kalshi_client* src/anthropic_client.rs src/jobs/anchor*"
+SECRET_CALLERS="src/http/auth.rs src/lib.rs src/kalshi_client.rs src/anthropic_client.rs src/jobs/anchor*"
 # Files that may open a D1 binding (`.d1(`): the gate, so every statement is checked.
 D1_OPENERS="src/store/d1.rs"
 

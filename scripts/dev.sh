@@ -12,6 +12,9 @@ PORT=${PORT:-8787}
 SIM_PORT=${SIM_PORT:-8788}
 DEV_STATE_DIR=${DEV_STATE_DIR:-.wrangler/state}
 BASE="http://127.0.0.1:$PORT"
+# The local simulator's Kalshi key pair (generated with .dev.vars; see below).
+DEV_KALSHI_DIR=.wrangler/dev-kalshi
+DEV_KALSHI_KEY_ID=local-simulator-key
 
 ./scripts/setup.sh
 
@@ -21,11 +24,21 @@ if [ ! -f .dev.vars ]; then
   # A fresh Ed25519 seed for the hourly audit anchors (32 random bytes, base64).
   audit_key=$(head -c 32 /dev/urandom | base64 | tr -d '\n')
   sim="http://127.0.0.1:$SIM_PORT"
+  # A throwaway Kalshi key pair for the simulator (never a real key; .wrangler is git-ignored):
+  # the private key goes into .dev.vars with escaped line breaks, the public key to the simulator.
+  mkdir -p "$DEV_KALSHI_DIR"
+  openssl genrsa -traditional -out "$DEV_KALSHI_DIR/key.pem" 2048 2>/dev/null
+  openssl pkey -in "$DEV_KALSHI_DIR/key.pem" -pubout -out "$DEV_KALSHI_DIR/pub.pem"
+  chmod 600 "$DEV_KALSHI_DIR/key.pem"
+  kalshi_key=$(awk '{printf "%s\\n", $0}' "$DEV_KALSHI_DIR/key.pem")
   sed -e "s|^ADMIN_TOKENS=.*|ADMIN_TOKENS='{\"alice\":\"$alice\",\"bob\":\"$bob\"}'|" \
       -e "s|^ADMIN_TOKEN=.*|ADMIN_TOKEN=$admin|" \
       -e "s|^AUDIT_SIGNING_KEY=.*|AUDIT_SIGNING_KEY=$audit_key|" \
+      -e "s|^KALSHI_API_KEY_ID=.*|KALSHI_API_KEY_ID=$DEV_KALSHI_KEY_ID|" \
+      -e "/^KALSHI_PRIVATE_KEY=/d" \
       -e "s|http://127.0.0.1:8788|$sim|g" \
       .dev.vars.example > .dev.vars
+  printf "KALSHI_PRIVATE_KEY='%s'\n" "$kalshi_key" >> .dev.vars
   chmod 600 .dev.vars
   say "wrote .dev.vars with fresh operator tokens (shown once; they stay in .dev.vars):"
   printf '  admin: %s\n  alice: %s\n  bob:   %s\n' "$admin" "$alice" "$bob" >&2
@@ -49,7 +62,11 @@ trap cleanup EXIT INT TERM
 
 if [ "${NO_SIM:-0}" != 1 ]; then
   cargo build -q -p paul-p-sim
-  setsid "$ROOT/target/debug/venue-sim" --port "$SIM_PORT" &
+  sim_args=(--port "$SIM_PORT")
+  if [ -f "$DEV_KALSHI_DIR/pub.pem" ]; then
+    sim_args+=(--kalshi-public-key "$DEV_KALSHI_DIR/pub.pem" --kalshi-key-id "$DEV_KALSHI_KEY_ID")
+  fi
+  setsid "$ROOT/target/debug/venue-sim" "${sim_args[@]}" &
   pids+=($!)
   wait_http "http://127.0.0.1:$SIM_PORT/__sim/health" 30 || { say "venue simulator did not start"; exit 1; }
 fi
@@ -93,6 +110,7 @@ Try:
   curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/whoami
   curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/status
   curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/compliance/sources
+  curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/venues/kalshi/account
   curl -s -X POST -H "Authorization: Bearer \$ADMIN_TOKEN" $BASE/admin/ingest/run
   curl -s "$BASE/__scheduled?cron=*/5+*+*+*+*"
   curl -s "$BASE/__scheduled?cron=0+*+*+*+*" && curl -s $BASE/audit/checkpoint

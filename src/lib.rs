@@ -15,6 +15,7 @@ pub mod core;
 pub mod http;
 pub mod ids;
 pub mod jobs;
+pub mod kalshi_client;
 pub mod objects;
 pub mod obs;
 pub mod outbound;
@@ -32,7 +33,7 @@ use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, Sc
 pub const SECRET_NAMES: &[&str] = &[
     "ADMIN_TOKEN",
     "ADMIN_TOKENS",
-    "KALSHI_API_KEY",
+    "KALSHI_API_KEY_ID",
     "KALSHI_PRIVATE_KEY",
     "ANTHROPIC_API_KEY",
     "AUDIT_SIGNING_KEY",

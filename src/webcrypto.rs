@@ -1,5 +1,6 @@
 //! Thin WebCrypto (SubtleCrypto) calls for what the pure crates leave to the platform: RSA
-//! signature checks. Only argument marshalling lives here; decisions stay in `core`.
+//! signature checks (Access JWTs) and RSA-PSS signing (Kalshi requests). Only argument
+//! marshalling lives here; decisions stay in `core`.
 
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -59,4 +60,48 @@ pub async fn verify_rs256(n: &str, e: &str, data: &[u8], signature: &[u8]) -> Re
         .await
         .map_err(|_| "verify rejected".to_string())?;
     Ok(ok.as_bool() == Some(true))
+}
+
+fn rsa_pss(salt_length: u32) -> Result<Object, String> {
+    object(&[
+        ("name", "RSA-PSS".into()),
+        ("saltLength", salt_length.into()),
+        ("hash", object(&[("name", "SHA-256".into())])?.into()),
+    ])
+}
+
+/// Imports an RSA private key (PKCS#8 DER, see `core::rsa_key`) for RSA-PSS / SHA-256 signing.
+/// The key is not extractable: once imported its bytes cannot be read back out.
+pub async fn import_rsa_pss_signing_key(pkcs8_der: &[u8]) -> Result<CryptoKey, String> {
+    let subtle = subtle()?;
+    let algorithm = object(&[
+        ("name", "RSA-PSS".into()),
+        ("hash", object(&[("name", "SHA-256".into())])?.into()),
+    ])?;
+    let usages = Array::of1(&JsValue::from_str("sign"));
+    let data = js_sys::Uint8Array::from(pkcs8_der);
+    let key = subtle
+        .import_key_with_object("pkcs8", &data, &algorithm, false, &usages)
+        .map_err(|_| "importKey threw".to_string())?;
+    Ok(JsFuture::from(key)
+        .await
+        .map_err(|_| "importKey rejected the key".to_string())?
+        .unchecked_into())
+}
+
+/// RSA-PSS (SHA-256, MGF1-SHA-256, salt length `salt_length`) signature of `data`.
+pub async fn sign_rsa_pss(
+    key: &CryptoKey,
+    salt_length: u32,
+    data: &[u8],
+) -> Result<Vec<u8>, String> {
+    let subtle = subtle()?;
+    let algorithm = rsa_pss(salt_length)?;
+    let signature = subtle
+        .sign_with_object_and_u8_array(&algorithm, key, data)
+        .map_err(|_| "sign threw".to_string())?;
+    let signature = JsFuture::from(signature)
+        .await
+        .map_err(|_| "sign rejected".to_string())?;
+    Ok(js_sys::Uint8Array::new(&signature).to_vec())
 }

@@ -59,6 +59,7 @@ pub enum Route {
     PairReject,
     AdminPreflight,
     AdminD1Query,
+    KalshiAccount,
     ApprovalsCreate,
     ApprovalsList,
     ApprovalGet,
@@ -81,6 +82,14 @@ pub struct RouteSpec {
 
 /// The whole table. Order does not matter: patterns never overlap.
 pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        route: Route::KalshiAccount,
+        method: "GET",
+        pattern: "/admin/venues/kalshi/account",
+        access: Access::Admin,
+        body: Body::None,
+        group: "venues",
+    },
     RouteSpec {
         route: Route::Health,
         method: "GET",

@@ -6,6 +6,7 @@ mod compliance;
 mod evidence;
 mod health;
 mod ingest;
+mod kalshi;
 mod ops;
 mod pairs;
 mod risk;
@@ -54,6 +55,7 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairReject => pairs::reject(ctx).await,
         Route::AdminPreflight => security::preflight(ctx).await,
         Route::AdminD1Query => security::d1_query(ctx).await,
+        Route::KalshiAccount => kalshi::account(ctx).await,
         Route::ApprovalsCreate => approvals::create(ctx).await,
         Route::ApprovalsList => approvals::list(ctx).await,
         Route::ApprovalGet => approvals::get(ctx).await,
