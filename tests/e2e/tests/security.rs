@@ -179,7 +179,7 @@ fn the_go_live_checklist_fails_item_by_item_on_a_fresh_stack_and_passes_after_th
             ("ADMIN_TOKENS", &tokens),
             ("CF_ACCESS_TEAM_DOMAIN", &sim),
             ("CF_ACCESS_AUD", &aud),
-            ("KALSHI_API_KEY", &kalshi_id),
+            ("KALSHI_API_KEY_ID", &kalshi_id),
             ("KALSHI_PRIVATE_KEY", &kalshi_key),
         ],
         &["LLM_FALLBACK_HEADER"],
