@@ -1,8 +1,9 @@
 //! No configured secret value may leave the Worker: not in a response, not in a log line, not in
 //! an artifact. Two halves:
 //!
-//! - every response the harness receives ([`crate::send`]) is checked against the secret values
-//!   of every stack started so far ([`register`], [`find_registered`]);
+//! - every response the harness receives from a Worker ([`crate::send`]) is checked against the
+//!   secret values of every stack started so far ([`register`], [`find_registered`]); the venue
+//!   simulator's answers are the venue's and are not ([`register_simulator`]);
 //! - after the suite, [`sweep`] (the `secret-sweep` binary, a stage of `./scripts/test.sh`)
 //!   reads each stack directory under `target/e2e/` — its secrets from `vars.env` (the input the
 //!   harness wrote, the one file not scanned), then every wrangler log and every file of its
@@ -57,6 +58,22 @@ pub fn register(vars: &[(String, String)]) {
             all.push(s);
         }
     }
+}
+
+static SIMULATORS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Marks `base` as a venue simulator: its answers are the venue's, not the Worker's (its
+/// control API echoes the credentials a test configures it with), so they are not checked.
+pub fn register_simulator(base: &str) {
+    let mut all = SIMULATORS.lock().unwrap_or_else(|e| e.into_inner());
+    all.push(base.to_string());
+}
+
+/// Whether `url` is served by a registered simulator.
+pub fn is_simulator(url: &str) -> bool {
+    let all = SIMULATORS.lock().unwrap_or_else(|e| e.into_inner());
+    all.iter()
+        .any(|b| url.starts_with(b.as_str()) && url[b.len()..].starts_with('/'))
 }
 
 /// The name of a registered secret whose value occurs in `bytes`.
@@ -285,6 +302,10 @@ mod tests {
         );
         // A prefix of the value is not the value.
         assert_eq!(find_registered(&planted.as_bytes()[..20]), None);
+        // The simulator's answers are the venue's, not the Worker's.
+        register_simulator("http://127.0.0.1:1");
+        assert!(is_simulator("http://127.0.0.1:1/__sim/kalshi/key"));
+        assert!(!is_simulator("http://127.0.0.1:10/admin/whoami"));
         // Settings that are not secrets are not registered.
         register(&[(
             "KALSHI_BASE_URL".to_string(),
