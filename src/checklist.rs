@@ -9,7 +9,7 @@
 //! - plain settings: [`crate::bindings::plain_settings`] (secret names skipped);
 //! - anchoring: the latest row of `anchors` (DB_ANCHOR) and the `AuditLog` object's last full
 //!   verification;
-//! - reconciliation: not recorded yet (the trading cycle's reconciliations table will feed it);
+//! - reconciliation: the latest row of `reconciliations` for the mode in force;
 //! - breaker: the `RiskGovernor`'s kept transitions (the last 50);
 //! - security preflight: the R2_AUDIT object [`LATEST_REPORT_KEY`], which
 //!   `scripts/upload-preflight-report.sh` (run by `deploy.sh`) writes next to the
@@ -21,6 +21,7 @@ use crate::core::checklist::{
     self, AnchoringFacts, Checklist, Fact, Facts, ReconciliationFacts, TransitionFact,
 };
 use crate::obs::Logger;
+use crate::store::d1::Db;
 use crate::store::{anchors, audit_r2};
 use serde_json::{json, Value};
 use worker::{Env, Method};
@@ -59,10 +60,27 @@ async fn anchoring(env: &Env) -> Fact<AnchoringFacts> {
     })
 }
 
-/// The latest reconciliation. None is recorded anywhere yet: the trading cycle's
-/// reconciliations table (issue 6) will be read here once it exists.
-async fn reconciliation(_env: &Env) -> Fact<Option<ReconciliationFacts>> {
-    Ok(None)
+/// The latest reconciliation of the mode in force (`EXECUTION_MODE`: paper unless "live"), as
+/// `GET /admin/reconcile/latest` shows it: clean only if its outcome is `clean`.
+async fn reconciliation(env: &Env, log: &Logger) -> Fact<Option<ReconciliationFacts>> {
+    use crate::store::trading::{self, Mode};
+    let mode = match crate::bindings::var(env, "EXECUTION_MODE").as_deref() {
+        Some("live") => Mode::Live,
+        _ => Mode::Paper,
+    };
+    let db = Db::open(env, "DB", log).map_err(|e| e.code().to_string())?;
+    let Some(row) = trading::latest_reconciliation(&db, mode)
+        .await
+        .map_err(|e| e.code().to_string())?
+    else {
+        return Ok(None);
+    };
+    let at = crate::core::time::parse_utc(&row.at)
+        .ok_or_else(|| "RECONCILIATION_MALFORMED".to_string())?;
+    Ok(Some(ReconciliationFacts {
+        at_ms: at.timestamp_millis(),
+        clean: row.outcome == "clean",
+    }))
 }
 
 fn transitions(state: &Value) -> Fact<Vec<TransitionFact>> {
@@ -106,7 +124,7 @@ pub async fn evaluate(env: &Env, log: &Logger) -> Checklist {
         auth: crate::http::auth::posture(env),
         settings: crate::bindings::plain_settings(env),
         anchoring: anchoring(env).await,
-        reconciliation: reconciliation(env).await,
+        reconciliation: reconciliation(env, log).await,
         breaker_transitions,
         security_report: security_report(env).await,
     };

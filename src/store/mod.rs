@@ -10,8 +10,10 @@ pub mod compliance;
 pub mod d1;
 pub mod evidence;
 pub mod market_data;
+pub mod metrics;
 pub mod pairs;
 pub mod runs;
+pub mod trading;
 
 use d1::Param;
 

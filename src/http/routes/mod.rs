@@ -1,7 +1,7 @@
 //! One file per route group; `call` maps a matched route to its handler.
 
 mod approvals;
-mod audit;
+pub(crate) mod audit;
 mod compliance;
 mod evidence;
 mod health;
@@ -12,6 +12,7 @@ mod pairs;
 mod risk;
 mod security;
 mod status;
+mod trading;
 
 use super::error::ApiError;
 use super::router::Route;
@@ -55,6 +56,16 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairReject => pairs::reject(ctx).await,
         Route::AdminPreflight => security::preflight(ctx).await,
         Route::AdminD1Query => security::d1_query(ctx).await,
+        Route::StrategiesList => trading::strategies(ctx).await,
+        Route::StrategyMode => trading::set_mode(ctx).await,
+        Route::SignalsList => trading::signals(ctx).await,
+        Route::OrdersList => trading::orders(ctx).await,
+        Route::TradesList => trading::trades(ctx).await,
+        Route::PositionsList => trading::positions(ctx).await,
+        Route::Reconcile => trading::reconcile(ctx).await,
+        Route::ReconcileLatest => trading::reconcile_latest(ctx).await,
+        Route::ViolationsList => trading::violations(ctx).await,
+        Route::ViolationResolve => trading::resolve_violation(ctx).await,
         Route::KalshiAccount => kalshi::account(ctx).await,
         Route::ApprovalsCreate => approvals::create(ctx).await,
         Route::ApprovalsList => approvals::list(ctx).await,
@@ -62,5 +73,6 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::ApprovalApprove => approvals::approve(ctx).await,
         Route::ApprovalReject => approvals::reject(ctx).await,
         Route::AdminOpenapi => ops::openapi(ctx),
+        Route::AdminMetrics => ops::metrics(ctx).await,
     }
 }
