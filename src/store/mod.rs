@@ -13,6 +13,7 @@ pub mod market_data;
 pub mod metrics;
 pub mod pairs;
 pub mod runs;
+pub mod trading;
 
 use d1::Param;
 
