@@ -106,6 +106,23 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
                 Err((status, m)) => error(status, "SIM_BAD_REQUEST", &m),
             }
         }
+        ("PUT", ["kalshi", "markets", ticker, "rules"]) => {
+            if sim.venues.kalshi.universe.market(ticker).is_none() {
+                return error(404, "SIM_MARKET_NOT_FOUND", &format!("no market {ticker}"));
+            }
+            let Some(text) = body_field(req, "rules_primary")
+                .and_then(|v| v.as_str().map(str::to_string))
+                .filter(|t| !t.is_empty())
+            else {
+                return error(
+                    400,
+                    "SIM_BAD_REQUEST",
+                    "give {\"rules_primary\": \"<non-empty text>\"}",
+                );
+            };
+            sim.venues.kalshi.trading.set_rules_primary(ticker, &text);
+            Response::json(200, &json!({"ticker": ticker, "rules_primary": text}))
+        }
         ("PUT", ["anthropic", "grades"]) => match sim.venues.anthropic.install(&req.body) {
             Ok(n) => Response::json(200, &json!({ "grades": n })),
             Err(message) => error(400, "SIM_BAD_REQUEST", &message),
@@ -129,6 +146,7 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
             | ["kalshi", "drop_fills"]
             | ["kalshi", "portfolio"]
             | ["kalshi", "markets", _, "settle"]
+            | ["kalshi", "markets", _, "rules"]
             | ["anthropic", "grades"],
         ) => error(
             405,

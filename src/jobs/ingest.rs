@@ -23,8 +23,8 @@ use crate::core::compliance::{self, Admission, Denial, EntityKind, Rule, RuleSet
 use crate::core::evidence::EvidenceHash;
 use crate::core::ingest::batch::{Row, Statement};
 use crate::core::ingest::requests::{
-    gamma_markets_url, kalshi_events_url, kalshi_markets_url, kalshi_orderbook_url, CursorPaging,
-    OffsetPaging, PageStep, KALSHI_EVENTS_PAGE_LIMIT,
+    gamma_markets_url, kalshi_events_url, kalshi_markets_by_ticker_url, kalshi_markets_url,
+    kalshi_orderbook_url, CursorPaging, OffsetPaging, PageStep, KALSHI_EVENTS_PAGE_LIMIT,
 };
 use crate::core::ingest::rows::{self, EventIndex, EventInfo, Observed};
 use crate::core::ingest::{breaker_reports, IngestConfig, SourceOutcome, StepCounts};
@@ -77,6 +77,9 @@ pub struct IngestRequest {
     pub orderbook_tickers: Vec<String>,
     /// Kalshi tickers to mark for the risk governor.
     pub mark_tickers: Vec<String>,
+    /// Kalshi markets to read whatever their status (the trading cycle's held markets, whose
+    /// `result` settles positions): step `kalshi_held_markets`, recorded only when asked.
+    pub held_tickers: Vec<String>,
 }
 
 impl IngestRequest {
@@ -89,6 +92,7 @@ impl IngestRequest {
             },
             orderbook_tickers: Vec::new(),
             mark_tickers: Vec::new(),
+            held_tickers: Vec::new(),
         }
     }
 }
@@ -386,7 +390,7 @@ async fn run_steps(
             rec.record("kalshi_events", t, end).await;
             let t = crate::clock::now();
             let end = if events_complete {
-                kalshi_markets(&mut run, admission, &events).await
+                kalshi_markets(&mut run, admission, &events, None).await
             } else {
                 StepEnd::skipped(
                     "COMPLIANCE_CONTEXT_UNAVAILABLE",
@@ -395,6 +399,19 @@ async fn run_steps(
             };
             note_failure(&end, &mut failure);
             rec.record("kalshi_markets", t, end).await;
+            if !req.held_tickers.is_empty() {
+                let t = crate::clock::now();
+                let end = if events_complete {
+                    kalshi_markets(&mut run, admission, &events, Some(&req.held_tickers)).await
+                } else {
+                    StepEnd::skipped(
+                        "COMPLIANCE_CONTEXT_UNAVAILABLE",
+                        "events incomplete: event-level rules cannot be applied, markets not ingested",
+                    )
+                };
+                note_failure(&end, &mut failure);
+                rec.record("kalshi_held_markets", t, end).await;
+            }
             let t = crate::clock::now();
             let end = kalshi_orderbooks(&mut run, admission, &req.orderbook_tickers).await;
             note_failure(&end, &mut failure);
@@ -697,7 +714,13 @@ async fn kalshi_events(
     }
 }
 
-async fn kalshi_markets(run: &mut Run<'_>, admission: &Admission, events: &EventIndex) -> StepEnd {
+/// `GET /markets?status=open` by cursor, or (`held`) the named markets whatever their status.
+async fn kalshi_markets(
+    run: &mut Run<'_>,
+    admission: &Admission,
+    events: &EventIndex,
+    held: Option<&[String]>,
+) -> StepEnd {
     let base = match base_url(run.env, Source::Kalshi) {
         Ok(b) => b,
         Err(end) => return end,
@@ -713,7 +736,15 @@ async fn kalshi_markets(run: &mut Run<'_>, admission: &Admission, events: &Event
         ) {
             return end;
         }
-        let url = kalshi_markets_url(&base, run.config.kalshi_page_limit, paging.cursor());
+        let url = match held {
+            Some(tickers) => kalshi_markets_by_ticker_url(
+                &base,
+                tickers,
+                run.config.kalshi_page_limit,
+                paging.cursor(),
+            ),
+            None => kalshi_markets_url(&base, run.config.kalshi_page_limit, paging.cursor()),
+        };
         let (bytes, hash, at) = match run.fetcher.get(admission, &url, &mut counts).await {
             Fetched::Body { bytes, hash, at } => (bytes, hash, at),
             Fetched::Failed {

@@ -8,6 +8,7 @@
 
 pub mod anchor;
 pub mod audit_verify;
+pub mod cycle;
 pub mod fetch;
 pub mod ingest;
 
@@ -37,7 +38,17 @@ pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logge
             );
         }
         INGEST_CRON => {
-            let req = ingest::IngestRequest::cron(cron, scheduled);
+            // Ingestion fetches what the trading cycle needs (books of approved pairs, marks,
+            // the held markets' results), then the cycle runs on what it stored.
+            let (books, held) = cycle::watched_tickers(env, log).await;
+            let mut req = ingest::IngestRequest::cron(cron, scheduled);
+            let mut marks: Vec<String> = books.iter().chain(held.iter()).cloned().collect();
+            marks.sort();
+            marks.dedup();
+            marks.truncate(ingest::MAX_REQUESTED_MARKETS);
+            req.orderbook_tickers = books;
+            req.mark_tickers = marks;
+            req.held_tickers = held;
             match ingest::run(env, log, req).await {
                 Ok(summary) => log.info(
                     "job_finished",
@@ -48,6 +59,8 @@ pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logge
                     json!({"job": ingest::JOB, "cron": cron, "code": e.code(), "detail": e.to_string()}),
                 ),
             }
+            let result = cycle::run(env, log, cron, scheduled).await;
+            cycle::log_summary(log, &result);
         }
         _ => log.info("scheduled", json!({"cron": cron, "jobs": []})),
     }

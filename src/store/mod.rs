@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod market_data;
 pub mod pairs;
 pub mod runs;
+pub mod trading;
 
 use d1::Param;
 

@@ -37,6 +37,26 @@ pub fn kalshi_markets_url(base: &str, limit: u32, cursor: Option<&str>) -> Strin
     url
 }
 
+/// `GET {base}/markets?tickers=A,B&limit=…[&cursor=…]`: the named markets whatever their
+/// status (held markets, whose `result` settles positions).
+pub fn kalshi_markets_by_ticker_url(
+    base: &str,
+    tickers: &[String],
+    limit: u32,
+    cursor: Option<&str>,
+) -> String {
+    let list: Vec<String> = tickers.iter().map(|t| encode_component(t)).collect();
+    let mut url = join(
+        base,
+        &format!("/markets?tickers={}&limit={limit}", list.join(",")),
+    );
+    if let Some(c) = cursor {
+        url.push_str("&cursor=");
+        url.push_str(&encode_component(c));
+    }
+    url
+}
+
 /// `GET {base}/events?status=open&limit=…[&cursor=…]`.
 pub fn kalshi_events_url(base: &str, limit: u32, cursor: Option<&str>) -> String {
     let mut url = join(base, &format!("/events?status=open&limit={limit}"));
@@ -151,6 +171,15 @@ mod tests {
 
     #[test]
     fn urls_stay_under_their_base_and_encode_cursors() {
+        assert_eq!(
+            kalshi_markets_by_ticker_url(
+                "http://127.0.0.1:8788/trade-api/v2",
+                &["KX-A".to_string(), "KX B".to_string()],
+                1000,
+                Some("c/1")
+            ),
+            "http://127.0.0.1:8788/trade-api/v2/markets?tickers=KX-A,KX%20B&limit=1000&cursor=c%2F1"
+        );
         assert_eq!(
             kalshi_markets_url("https://api.elections.kalshi.com/trade-api/v2/", 1000, None),
             "https://api.elections.kalshi.com/trade-api/v2/markets?status=open&limit=1000"

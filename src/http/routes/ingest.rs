@@ -70,6 +70,7 @@ pub async fn run(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
         trigger: Trigger::Operator { actor: ctx.actor() },
         orderbook_tickers: body.orderbooks,
         mark_tickers: body.mark,
+        held_tickers: Vec::new(),
     };
     let summary = ingest::run(ctx.env, ctx.log, req).await?;
     json_response(200, &summary.to_json())

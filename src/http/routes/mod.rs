@@ -11,6 +11,7 @@ mod ops;
 mod pairs;
 mod risk;
 mod status;
+mod trading;
 
 use super::error::ApiError;
 use super::router::Route;
@@ -53,6 +54,16 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairApprove => pairs::approve(ctx).await,
         Route::PairReject => pairs::reject(ctx).await,
         Route::KalshiAccount => kalshi::account(ctx).await,
+        Route::StrategiesList => trading::strategies(ctx).await,
+        Route::StrategyMode => trading::set_mode(ctx).await,
+        Route::SignalsList => trading::signals(ctx).await,
+        Route::OrdersList => trading::orders(ctx).await,
+        Route::TradesList => trading::trades(ctx).await,
+        Route::PositionsList => trading::positions(ctx).await,
+        Route::Reconcile => trading::reconcile(ctx).await,
+        Route::ReconcileLatest => trading::reconcile_latest(ctx).await,
+        Route::ViolationsList => trading::violations(ctx).await,
+        Route::ViolationResolve => trading::resolve_violation(ctx).await,
         Route::ApprovalsCreate => approvals::create(ctx).await,
         Route::ApprovalsList => approvals::list(ctx).await,
         Route::ApprovalGet => approvals::get(ctx).await,

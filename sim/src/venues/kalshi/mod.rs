@@ -61,18 +61,26 @@ impl Kalshi {
     }
 
     /// A market's status and JSON as served now: a market settled through the control API is
-    /// `finalized` with its result, whatever was recorded.
+    /// `finalized` with its result, whatever was recorded; rules replaced through the control
+    /// API are served in place of the recorded ones.
     fn view<'a>(
         &self,
         market: &'a Market,
         settled: &HashMap<String, trading::Settled>,
     ) -> (&'a str, Cow<'a, str>) {
-        match settled.get(&market.ticker) {
+        let (status, json) = match settled.get(&market.ticker) {
             Some(s) => (
                 "finalized",
                 Cow::Owned(trading::settled_market_json(&market.json, s)),
             ),
             None => (market.status.as_str(), Cow::Borrowed(market.json.as_str())),
+        };
+        match self.trading.rules_primary(&market.ticker) {
+            Some(text) => (
+                status,
+                Cow::Owned(trading::with_rules_primary(&json, &text)),
+            ),
+            None => (status, json),
         }
     }
 

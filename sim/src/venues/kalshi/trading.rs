@@ -168,6 +168,8 @@ struct State {
     positions: BTreeMap<String, Position>,
     settlements: Vec<Settlement>,
     settled: HashMap<String, Settled>,
+    /// `rules_primary` texts replaced through the control API, by ticker.
+    rules_primary: HashMap<String, String>,
     /// Orders whose fills are left out of their create response (the venue still books them).
     drop_fills: u64,
     dropped: u64,
@@ -185,6 +187,7 @@ impl State {
             positions: BTreeMap::new(),
             settlements: Vec::new(),
             settled: HashMap::new(),
+            rules_primary: HashMap::new(),
             drop_fills: 0,
             dropped: 0,
             seq: 0,
@@ -473,6 +476,18 @@ impl Trading {
     /// Forgets every order, fill, position and settlement and restores the starting cash.
     pub fn reset(&self) {
         *self.lock() = State::new(DEFAULT_BALANCE_MICROS);
+    }
+
+    /// Replaces a market's `rules_primary` as served from now on (a venue editing its rules).
+    pub fn set_rules_primary(&self, ticker: &str, text: &str) {
+        self.lock()
+            .rules_primary
+            .insert(ticker.to_string(), text.to_string());
+    }
+
+    /// The replaced `rules_primary` of `ticker`, if any.
+    pub fn rules_primary(&self, ticker: &str) -> Option<String> {
+        self.lock().rules_primary.get(ticker).cloned()
     }
 
     pub fn set_balance(&self, micros: i64) {
@@ -1076,6 +1091,15 @@ fn offset(req: &Request) -> usize {
 }
 
 /// The served market object of a settled market: `finalized`, with its result.
+/// `json_text` (a market object) with its `rules_primary` replaced by `text`.
+pub fn with_rules_primary(json_text: &str, text: &str) -> String {
+    let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(json_text) else {
+        return json_text.to_string();
+    };
+    m.insert("rules_primary".to_string(), json!(text));
+    Value::Object(m).to_string()
+}
+
 pub fn settled_market_json(json_text: &str, settled: &Settled) -> String {
     let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(json_text) else {
         return json_text.to_string();
