@@ -305,6 +305,11 @@ async fn resolve_unsettled(cx: &Cx<'_>, client: &KalshiClient) -> Result<usize, 
         let Some(order) = ours.iter().find(|o| o.client_order_id == client_order_id) else {
             continue;
         };
+        // Absence from the venue's list is trusted only in a later cycle than the one that
+        // sent the order: a submission whose answer was lost may still be on its way in.
+        if matches!(event, OrderEvent::Reconciled { venue: None }) && order.updated_at >= cx.now {
+            continue;
+        }
         let venue_order_id = match &event {
             OrderEvent::Reconciled { venue: Some(v) } => Some(v.order_id.clone()),
             _ => None,
