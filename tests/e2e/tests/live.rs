@@ -245,6 +245,7 @@ fn live_trading_stack() -> Stack {
         Some(&json!({"public_key_pem": public_pem, "key_id": KEY_ID})),
     );
     assert_eq!(r.status, 200, "{}", r.text());
+    std::fs::write(stack.state_dir.join("kalshi_pub.pem"), &public_pem).unwrap();
     let mut sources = paul_p_e2e::SIMULATED_SOURCES.to_vec();
     sources.push("anthropic");
     stack.approve_sources(&sources);
@@ -272,12 +273,31 @@ fn live_trading_stack() -> Stack {
     );
     assert_eq!(r.status, 200, "approve: {}", r.text());
     // Test set-up only: live mode without issue 7's two-person approval.
-    stack.d1("UPDATE strategies SET mode = 'live' WHERE id = 'fair_value'");
+    d1(
+        &stack,
+        "UPDATE strategies SET mode = 'live' WHERE id = 'fair_value'",
+    );
     assert_eq!(
-        stack.d1("SELECT mode FROM strategies WHERE id = 'fair_value'")[0]["mode"],
+        d1(
+            &stack,
+            "SELECT mode FROM strategies WHERE id = 'fair_value'"
+        )[0]["mode"],
         "live"
     );
     stack
+}
+
+/// `stack.d1`, retried: `wrangler d1 execute` can meet the running Worker's lock
+/// (SQLITE_BUSY) on a busy machine.
+fn d1(stack: &Stack, sql: &str) -> Vec<Value> {
+    for _ in 0..4 {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stack.d1(sql)));
+        if let Ok(rows) = r {
+            return rows;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    stack.d1(sql)
 }
 
 fn next_boundary_ms() -> i64 {
@@ -292,8 +312,10 @@ fn next_boundary_ms() -> i64 {
 fn cycle(stack: &Stack, at_ms: i64) -> Value {
     let r = stack.scheduled(CRON, at_ms);
     assert_eq!(r.status, 200, "scheduled: {}", r.text());
-    let runs =
-        stack.d1("SELECT run_id FROM runs WHERE job = 'cycle' ORDER BY started_at DESC LIMIT 1");
+    let runs = d1(
+        stack,
+        "SELECT run_id FROM runs WHERE job = 'cycle' ORDER BY started_at DESC LIMIT 1",
+    );
     let id = runs[0]["run_id"].as_str().unwrap();
     let r = stack.get(&format!("/admin/runs/{id}"), Some(&stack.tokens.admin));
     assert_eq!(r.status, 200, "{}", r.text());
@@ -333,6 +355,17 @@ fn assert_every_signature_verified(stack: &Stack) {
 #[test]
 fn a_submission_timeout_leaves_the_order_unknown_and_never_sends_a_second_order() {
     let stack = live_trading_stack();
+    // The simulator checks the timestamp after the delay below; widen its window so the slow
+    // order is booked (as a slow venue would) rather than refused as expired.
+    let key = stack.sim("GET", "/__sim/kalshi/key", None).json();
+    assert_eq!(key["configured"], true);
+    let public = std::fs::read_to_string(stack.state_dir.join("kalshi_pub.pem")).unwrap();
+    let r = stack.sim(
+        "PUT",
+        "/__sim/kalshi/key",
+        Some(&json!({"public_key_pem": public, "key_id": KEY_ID, "max_skew_ms": 60_000})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
     // The venue takes 11 s to answer the order (the Worker gives up after 10 s) but books it.
     let r = stack.sim(
         "POST",
@@ -348,13 +381,16 @@ fn a_submission_timeout_leaves_the_order_unknown_and_never_sends_a_second_order(
     let signals = step(&run, "signals");
     assert_eq!(signals["counts"]["live_unknown"], 1, "{run}");
     assert_eq!(signals["code"], "LIVE_ORDER_OUTCOME_UNKNOWN", "{run}");
-    let orders = stack.d1("SELECT client_order_id, state, mode FROM orders");
+    let orders = d1(&stack, "SELECT client_order_id, state, mode FROM orders");
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0]["state"], "unknown", "{orders:?}");
     assert_eq!(orders[0]["mode"], "live");
     let client_order_id = orders[0]["client_order_id"].as_str().unwrap().to_string();
     // The same-cycle reconciliation did not call the order absent (it may be in flight).
-    assert_eq!(stack.d1("SELECT state FROM orders")[0]["state"], "unknown");
+    assert_eq!(
+        d1(&stack, "SELECT state FROM orders")[0]["state"],
+        "unknown"
+    );
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_eq!(order_posts(&stack), 1);
 
@@ -375,13 +411,13 @@ fn a_submission_timeout_leaves_the_order_unknown_and_never_sends_a_second_order(
     let rec = step(&run, "reconcile_live");
     assert_eq!(rec["counts"]["unknown_orders_resolved"], 1, "{run}");
     assert_eq!(rec["status"], "SUCCESS", "{run}");
-    let o = stack.d1(&format!(
+    let o = d1(&stack, &format!(
         "SELECT state, filled_e2, venue_order_id FROM orders WHERE client_order_id = '{client_order_id}'"
     ));
     assert_eq!(o[0]["state"], "filled", "{o:?}");
     assert_eq!(o[0]["filled_e2"], 21_300);
     assert!(o[0]["venue_order_id"].as_str().is_some());
-    let fills = stack.d1("SELECT qty_e2, price_e4, mode FROM fills");
+    let fills = d1(&stack, "SELECT qty_e2, price_e4, mode FROM fills");
     assert_eq!(fills.len(), 1, "{fills:?}");
     assert_eq!(fills[0]["qty_e2"], 21_300);
     assert_eq!(fills[0]["price_e4"], 4_500);
@@ -404,10 +440,15 @@ fn a_dropped_fill_is_found_by_live_reconciliation_and_halts_the_breaker() {
     assert_eq!(r.status, 200, "{}", r.text());
     let run = cycle(&stack, next_boundary_ms());
     assert_eq!(step(&run, "signals")["counts"]["live_placed"], 1, "{run}");
-    let o = stack.d1("SELECT state, filled_e2 FROM orders");
+    let o = d1(&stack, "SELECT state, filled_e2 FROM orders");
     assert_eq!(o[0]["state"], "cancelled", "{o:?}");
     assert_eq!(o[0]["filled_e2"], 0);
-    assert_eq!(stack.d1_count("SELECT COUNT(*) AS n FROM fills"), 0);
+    assert_eq!(
+        d1(&stack, "SELECT COUNT(*) AS n FROM fills")[0]["n"]
+            .as_i64()
+            .unwrap(),
+        0
+    );
     // Reconciliation read every page of positions and fills and found what the answer hid.
     let rec = step(&run, "reconcile_live");
     assert_eq!(rec["code"], "RECONCILE_LIVE_DRIFT", "{run}");
@@ -422,7 +463,10 @@ fn a_dropped_fill_is_found_by_live_reconciliation_and_halts_the_breaker() {
     );
     assert_eq!(rec["counts"]["severity"], "HALT", "{run}");
     assert_eq!(breaker(&stack), "HALT");
-    let stored = stack.d1("SELECT outcome, severity FROM reconciliations WHERE mode = 'live'");
+    let stored = d1(
+        &stack,
+        "SELECT outcome, severity FROM reconciliations WHERE mode = 'live'",
+    );
     assert_eq!(stored[0]["outcome"], "drift");
     assert_eq!(stored[0]["severity"], "HALT");
     assert_every_signature_verified(&stack);
