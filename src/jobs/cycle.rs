@@ -108,12 +108,16 @@ pub async fn watched_tickers(env: &Env, log: &Logger) -> (Vec<String>, Vec<Strin
         .collect();
     books.sort();
     books.dedup();
-    let mut held: Vec<String> = store::positions(&db, Mode::Paper)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| p.market.0)
-        .collect();
+    let mut held: Vec<String> = Vec::new();
+    for mode in [Mode::Paper, Mode::Live] {
+        held.extend(
+            store::positions(&db, mode)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.market.0),
+        );
+    }
     held.truncate(MAX_PAIRS as usize);
     (books, held)
 }
@@ -901,14 +905,19 @@ async fn execute_paper(
 }
 
 async fn settlement_step(cx: &Cx<'_>) -> StepEnd {
-    let positions = match store::positions(cx.db, Mode::Paper).await {
-        Ok(p) => p,
-        Err(e) => return StepEnd::fail(json!({}), e.code(), "database read failed"),
-    };
+    // Live positions close on the same ingested market result; the venue's own settlement
+    // and payout are checked by live reconciliation (its position goes to zero).
+    let mut positions = Vec::new();
+    for mode in [Mode::Paper, Mode::Live] {
+        match store::positions(cx.db, mode).await {
+            Ok(p) => positions.extend(p.into_iter().map(|p| (mode, p))),
+            Err(e) => return StepEnd::fail(json!({}), e.code(), "database read failed"),
+        }
+    }
     let (mut settled, mut open, mut failures) = (0, 0, 0);
     let mut pnl: i64 = 0;
-    for p in &positions {
-        match settle_one(cx, p).await {
+    for (mode, p) in &positions {
+        match settle_one(cx, *mode, p).await {
             Ok(Some(realised)) => {
                 settled += 1;
                 pnl += realised.micros();
@@ -936,7 +945,7 @@ async fn settlement_step(cx: &Cx<'_>) -> StepEnd {
 }
 
 /// Closes `p` if its market resolved; the realised P&L, or `None` while it is open.
-async fn settle_one(cx: &Cx<'_>, p: &BookPosition) -> Result<Option<Usd>, String> {
+async fn settle_one(cx: &Cx<'_>, mode: Mode, p: &BookPosition) -> Result<Option<Usd>, String> {
     let db_code = |e: DbError| e.code().to_string();
     let row = pair_store::market(cx.db, "kalshi", p.market.as_str())
         .await
@@ -946,7 +955,7 @@ async fn settle_one(cx: &Cx<'_>, p: &BookPosition) -> Result<Option<Usd>, String
     else {
         return Ok(None);
     };
-    let fills = store::market_fills(cx.db, Mode::Paper, p.market.as_str())
+    let fills = store::market_fills(cx.db, mode, p.market.as_str())
         .await
         .map_err(db_code)?;
     let (mut ledger, closed_by_fills) = Ledger::replay(&fills).map_err(|e| e.code().to_string())?;
@@ -956,7 +965,12 @@ async fn settle_one(cx: &Cx<'_>, p: &BookPosition) -> Result<Option<Usd>, String
     else {
         return Ok(None);
     };
-    audit(cx, "TRADE_CLOSED", json!({"mode": "paper", "trade": trade})).await?;
+    audit(
+        cx,
+        "TRADE_CLOSED",
+        json!({"mode": mode.as_str(), "trade": trade}),
+    )
+    .await?;
     let yes_value = match resolution {
         Resolution::Yes => Price::ONE_DOLLAR,
         Resolution::No => Price::ZERO,
@@ -979,7 +993,7 @@ async fn settle_one(cx: &Cx<'_>, p: &BookPosition) -> Result<Option<Usd>, String
         None,
         &[],
         &MarketChange {
-            mode: Mode::Paper,
+            mode,
             market: &p.market,
             position: None,
             closed: &closed,

@@ -425,6 +425,29 @@ fn a_submission_timeout_leaves_the_order_unknown_and_never_sends_a_second_order(
     let portfolio = stack.sim("GET", "/__sim/kalshi/portfolio", None).json();
     assert_eq!(portfolio["orders"], 1, "{portfolio}");
     assert_eq!(breaker(&stack), "NORMAL");
+
+    // The market resolves YES at the venue: the live position closes with the P&L by hand —
+    // 213 contracts bought at $0.45, fee 0.07·213·0.45·0.55 = $3.69… → $3.70, paid $1 each:
+    // 213.00 − 95.85 − 3.70 = $113.45 — and the venue's position (now zero) still agrees.
+    let r = stack.sim(
+        "POST",
+        &format!("/__sim/kalshi/markets/{TICKER}/settle"),
+        Some(&json!({"result": "yes"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let run = cycle(&stack, t1 + 300_000);
+    assert_eq!(step(&run, "settlement")["counts"]["settled"], 1, "{run}");
+    let trades = d1(
+        &stack,
+        "SELECT mode, realised_pnl_micros, exit_kind FROM closed_trades",
+    );
+    assert_eq!(trades.len(), 1, "{trades:?}");
+    assert_eq!(trades[0]["mode"], "live");
+    assert_eq!(trades[0]["exit_kind"], "settlement");
+    assert_eq!(trades[0]["realised_pnl_micros"], 113_450_000);
+    assert_eq!(step(&run, "reconcile_live")["status"], "SUCCESS", "{run}");
+    assert_eq!(order_posts(&stack), 1);
+    assert_eq!(breaker(&stack), "NORMAL");
     assert_every_signature_verified(&stack);
 }
 
