@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod kalshi_client;
+pub mod metrics;
 pub mod objects;
 pub mod obs;
 pub mod outbound;
@@ -62,14 +63,21 @@ pub fn start() {
 }
 
 #[event(fetch)]
-pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    Ok(http::handle(req, env).await)
+pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let resp = http::handle(req, env.clone()).await;
+    // Monitoring counters are written after the answer, not on its path.
+    ctx.wait_until(async move {
+        let log = obs::Logger::new(ids::random_hex(8), secrets_redactor(&env));
+        metrics::flush(&env, &log).await;
+    });
+    Ok(resp)
 }
 
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let log = obs::Logger::new(ids::random_hex(8), secrets_redactor(&env));
     jobs::run_scheduled(&event.cron(), event.schedule() as i64, &env, &log).await;
+    metrics::flush(&env, &log).await;
 }
 
 #[cfg(all(test, target_arch = "wasm32"))]

@@ -70,7 +70,27 @@ impl Outbound {
         body: Option<Vec<u8>>,
         timeout_ms: u64,
     ) -> Result<RawResponse, FetchError> {
-        self.policy.check(url).map_err(FetchError::Refused)?;
+        let base = self
+            .policy
+            .check(url)
+            .map_err(FetchError::Refused)?
+            .to_string();
+        let result = self.send(method, url, headers, body, timeout_ms).await;
+        match &result {
+            Ok(r) => crate::metrics::observe_fetch(&base, &r.status.to_string(), r.status >= 400),
+            Err(e) => crate::metrics::observe_fetch(&base, e.code(), true),
+        }
+        result
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: Headers,
+        body: Option<Vec<u8>>,
+        timeout_ms: u64,
+    ) -> Result<RawResponse, FetchError> {
         let mut init = RequestInit::new();
         init.with_method(method).with_headers(headers);
         if let Some(b) = body {

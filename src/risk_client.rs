@@ -113,6 +113,16 @@ pub async fn decisions(env: &Env, limit: i64) -> Result<Value, ApiError> {
     call(env, Method::Get, &format!("/decisions?limit={limit}"), None).await
 }
 
+/// Counters the governor keeps for monitoring: `{"counters":[{"name","label","value"}]}`.
+pub async fn counters(env: &Env) -> Result<Value, ApiError> {
+    call(env, Method::Get, "/counters", None).await
+}
+
+/// The equity curve, oldest first: `{"points":[{"at","equity_usd_micros","peak_equity_usd_micros"}]}`.
+pub async fn equity(env: &Env, limit: i64) -> Result<Value, ApiError> {
+    call(env, Method::Get, &format!("/equity?limit={limit}"), None).await
+}
+
 /// Reports the outcome of one operation of `source` (a venue call, an execution, …): a success
 /// ends its failure streak, a failure counts toward CAUTION/HALT. Never fails the caller; a
 /// governor that cannot be told is logged (and refuses checks on its own).

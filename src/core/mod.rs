@@ -13,6 +13,7 @@ pub mod integrity;
 pub mod kalshi_http;
 pub mod kalshi_sign;
 pub mod llm;
+pub mod metrics;
 pub mod money;
 pub mod orders;
 pub mod outbound;

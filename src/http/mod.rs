@@ -148,6 +148,7 @@ async fn dispatch(
     env: &Env,
     log: &Logger,
     identity_out: &mut Option<Identity>,
+    group_out: &mut &'static str,
 ) -> Result<Response, ApiError> {
     let url = req.url().map_err(|_| ApiError::not_found())?;
     let path = url.path().to_string();
@@ -164,7 +165,11 @@ async fn dispatch(
     };
 
     let (spec, params) = match match_route(&method, &path) {
-        RouteMatch::Found { spec_index, params } => (&router::ROUTES[spec_index], params),
+        RouteMatch::Found { spec_index, params } => {
+            let spec = &router::ROUTES[spec_index];
+            *group_out = spec.group;
+            (spec, params)
+        }
         RouteMatch::MethodNotAllowed { allowed } => {
             return Err(ApiError::method_not_allowed(&allowed))
         }
@@ -191,7 +196,8 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let method = req.method().to_string();
     let path = req.path();
     let mut identity = None;
-    let result = dispatch(req, &env, &log, &mut identity).await;
+    let mut group = "unmatched";
+    let result = dispatch(req, &env, &log, &mut identity, &mut group).await;
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
@@ -208,13 +214,15 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let _ = headers.set("x-request-id", &request_id);
     let _ = headers.set("cache-control", "no-store");
     let _ = headers.set("x-content-type-options", "nosniff");
+    let duration_ms = (crate::clock::now_ms() - started).max(0);
+    crate::metrics::observe_request(group, resp.status_code(), duration_ms as u64);
     log.info(
         "request",
         json!({
             "method": method,
             "path": path,
             "status": resp.status_code(),
-            "duration_ms": (crate::clock::now_ms() - started).max(0),
+            "duration_ms": duration_ms,
             "operator": identity.as_ref().map(|i| i.operator().to_string()),
         }),
     );

@@ -74,6 +74,7 @@ pub enum Route {
     ApprovalApprove,
     ApprovalReject,
     AdminOpenapi,
+    AdminMetrics,
 }
 
 /// One row of the route table.
@@ -486,6 +487,14 @@ pub const ROUTES: &[RouteSpec] = &[
         route: Route::AdminOpenapi,
         method: "GET",
         pattern: "/admin/openapi.yaml",
+        access: Access::Admin,
+        body: Body::None,
+        group: "ops",
+    },
+    RouteSpec {
+        route: Route::AdminMetrics,
+        method: "GET",
+        pattern: "/admin/metrics",
         access: Access::Admin,
         body: Body::None,
         group: "ops",

@@ -14,7 +14,8 @@ use crate::bindings;
 use crate::core::breaker::{BreakerConfig, FailureSource};
 use crate::core::money::Usd;
 use crate::core::risk::{
-    self, Effect, Event, GovernorError, GovernorState, OrderIntent, RiskLimits, Verdict,
+    self, Effect, Event, GovernorError, GovernorState, OrderIntent, ReconciliationOutcome,
+    RiskLimits, Verdict,
 };
 use chrono::{DateTime, Utc};
 use futures_util::lock::Mutex;
@@ -51,7 +52,21 @@ CREATE TABLE IF NOT EXISTS dry_runs (
 CREATE TABLE IF NOT EXISTS pending_audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+  name TEXT NOT NULL,
+  label TEXT NOT NULL,
+  value INTEGER NOT NULL,
+  PRIMARY KEY (name, label)
+);
+CREATE TABLE IF NOT EXISTS equity_history (
+  at INTEGER PRIMARY KEY,
+  equity INTEGER NOT NULL,
+  peak INTEGER
 );";
+
+/// How many equity points are kept for `GET /admin/risk/equity`.
+const EQUITY_POINTS_KEPT: i64 = 2000;
 
 #[durable_object]
 pub struct RiskGovernor {
@@ -155,6 +170,30 @@ fn actor_of(event: &Event, fallback: &str) -> String {
         Event::ManualTransition(t) => t.actor.clone(),
         Event::LimitsUpdate { actor, .. } => actor.clone(),
         _ => fallback.to_string(),
+    }
+}
+
+/// A stable name for a serialisable unit enum value (`"HALT"`, `"RISK_LIMIT_DAILY_LOSS"`).
+fn label_of<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Counters an event adds once it is persisted: position drift alerts by severity, critical
+/// alerts, failure reports by source.
+fn event_counters(event: &Event) -> Vec<(&'static str, String)> {
+    match event {
+        Event::Reconciliation {
+            outcome: ReconciliationOutcome::Drift { severity, .. },
+        } => vec![("position_drift_alerts", label_of(severity))],
+        Event::Reconciliation {
+            outcome: ReconciliationOutcome::Failed { .. },
+        } => vec![("reconciliation_failures", String::new())],
+        Event::CriticalAlert { .. } => vec![("critical_alerts", String::new())],
+        Event::FailureReported { source, .. } => vec![("failures_reported", label_of(source))],
+        _ => Vec::new(),
     }
 }
 
@@ -276,7 +315,8 @@ impl RiskGovernor {
         event: Event,
     ) -> std::result::Result<(GovernorState, Vec<Effect>), Response> {
         let actor = actor_of(&event, actor);
-        self.apply_with(&actor, state, |s, now| risk::apply(s, event, now))
+        let observed = event_counters(&event);
+        self.apply_with(&actor, state, observed, |s, now| risk::apply(s, event, now))
             .await
     }
 
@@ -285,6 +325,7 @@ impl RiskGovernor {
         &self,
         actor: &str,
         state: GovernorState,
+        observed: Vec<(&'static str, String)>,
         transition: impl FnOnce(GovernorState, DateTime<Utc>) -> (GovernorState, Vec<Effect>),
     ) -> std::result::Result<(GovernorState, Vec<Effect>), Response> {
         let now = self.now();
@@ -292,6 +333,7 @@ impl RiskGovernor {
         let (next, effects) = transition(state, now);
         let records = audit_records(actor, &effects);
         if let Err(e) = audit_client::append(&self.env, records).await {
+            let before_failure = before.clone();
             // The event does not happen. The audit failure is itself a failure the breaker
             // counts; its escalation is persisted now and its records queued for retry.
             let (failed, fx) = risk::apply(
@@ -303,7 +345,9 @@ impl RiskGovernor {
                 now,
             );
             let queued = audit_records("risk-governor", &fx);
-            let _ = self.persist(&failed);
+            if self.persist(&failed).is_ok() {
+                self.observe(&before_failure, &failed, &fx, &[]);
+            }
             for r in queued {
                 let _ = self.sql().exec(
                     "INSERT INTO pending_audit (record) VALUES (?)",
@@ -322,7 +366,102 @@ impl RiskGovernor {
         if let Err(e) = self.persist(&next) {
             return Err(error_response(&e));
         }
+        self.observe(&before, &next, &effects, &observed);
         Ok((next, effects))
+    }
+
+    /// Adds one to a counter kept for `GET /admin/metrics`.
+    fn count(&self, name: &str, label: &str) {
+        let _ = self.sql().exec(
+            "INSERT INTO counters (name, label, value) VALUES (?, ?, 1)
+             ON CONFLICT (name, label) DO UPDATE SET value = value + 1",
+            vec![name.into(), label.into()],
+        );
+    }
+
+    /// What monitoring keeps of a persisted change, in the same storage as the state: breaker
+    /// transitions (`FROM>TO`), refusal codes, and the equity curve when equity moved.
+    fn observe(
+        &self,
+        before: &GovernorState,
+        next: &GovernorState,
+        effects: &[Effect],
+        observed: &[(&str, String)],
+    ) {
+        for (name, label) in observed {
+            self.count(name, label);
+        }
+        let (from, to) = (before.breaker().state(), next.breaker().state());
+        if from != to {
+            self.count(
+                "breaker_transitions",
+                &format!("{}>{}", label_of(&from), label_of(&to)),
+            );
+        }
+        for effect in effects {
+            if let Effect::Verdict(Verdict::Refused(r)) = effect {
+                // A refused check counts once per code, however many limits gave it.
+                let codes: std::collections::BTreeSet<String> =
+                    r.codes().iter().map(label_of).collect();
+                for code in codes {
+                    self.count("risk_refusals", &code);
+                }
+            }
+        }
+        let (Ok(equity), peak) = (next.book().equity(), next.book().peak_equity()) else {
+            return;
+        };
+        let last: Option<i64> = self
+            .sql()
+            .exec(
+                "SELECT equity FROM equity_history ORDER BY at DESC LIMIT 1",
+                None,
+            )
+            .and_then(|c| c.to_array::<Value>())
+            .ok()
+            .and_then(|rows| rows.first().and_then(|r| r["equity"].as_i64()));
+        if last == Some(equity.micros()) {
+            return;
+        }
+        let _ = self.sql().exec(
+            "INSERT OR REPLACE INTO equity_history (at, equity, peak) VALUES (?, ?, ?)",
+            vec![
+                crate::clock::now_ms().into(),
+                equity.micros().into(),
+                peak.map(|p| p.micros()).into(),
+            ],
+        );
+        let _ = self.sql().exec(
+            "DELETE FROM equity_history WHERE at < (SELECT at FROM equity_history ORDER BY at DESC LIMIT 1 OFFSET ?)",
+            vec![(EQUITY_POINTS_KEPT - 1).into()],
+        );
+    }
+
+    fn handle_counters(&self) -> Result<Response> {
+        let rows: Vec<Value> = self
+            .sql()
+            .exec(
+                "SELECT name, label, value FROM counters ORDER BY name, label",
+                None,
+            )?
+            .to_array()?;
+        Response::from_json(&json!({"counters": rows}))
+    }
+
+    fn handle_equity(&self, limit: i64) -> Result<Response> {
+        let mut rows: Vec<Value> = self
+            .sql()
+            .exec(
+                "SELECT at, equity, peak FROM equity_history ORDER BY at DESC LIMIT ?",
+                vec![limit.into()],
+            )?
+            .to_array()?;
+        rows.reverse();
+        let points: Vec<Value> = rows
+            .into_iter()
+            .map(|r| json!({"at": r["at"], "equity_usd_micros": r["equity"], "peak_equity_usd_micros": r["peak"]}))
+            .collect();
+        Response::from_json(&json!({"points": points}))
     }
 
     /// Releases dry-run reservations whose hold has expired.
@@ -407,7 +546,7 @@ impl RiskGovernor {
         };
         let (actor, limits, reason) = (req.actor, req.limits, req.reason);
         let applied = self
-            .apply_with(&actor, state, |s, now| {
+            .apply_with(&actor, state, Vec::new(), |s, now| {
                 risk::apply_limits(s, limits, &actor, &reason, now)
             })
             .await;
@@ -601,6 +740,16 @@ impl DurableObject for RiskGovernor {
                     .unwrap_or(50)
                     .clamp(1, DECISIONS_KEPT);
                 self.handle_decisions(limit)
+            }
+            ("GET", "/counters") => self.handle_counters(),
+            ("GET", "/equity") => {
+                let limit = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "limit")
+                    .and_then(|(_, v)| v.parse::<i64>().ok())
+                    .unwrap_or(500)
+                    .clamp(1, EQUITY_POINTS_KEPT);
+                self.handle_equity(limit)
             }
             _ => envelope(404, "NOT_FOUND", "no such governor route", json!({})),
         }

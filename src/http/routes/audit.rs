@@ -99,7 +99,7 @@ pub async fn status(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     json_response(200, &body)
 }
 
-async fn anchor_status(ctx: &RequestCtx<'_>, now_ms: i64) -> Value {
+pub(crate) async fn anchor_status(ctx: &RequestCtx<'_>, now_ms: i64) -> Value {
     let anchors_part = async {
         let db = anchors::db(ctx.env)?;
         let latest = anchors::latest(&db).await?;
@@ -181,7 +181,24 @@ pub async fn verify(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     let reply = audit_client::call(ctx.env, Method::Post, "/verify", Some(&body))
         .await
         .map_err(unavailable)?;
+    if reply.status == 200 {
+        count_verification(&reply.body);
+    }
     relay(reply, 200)
+}
+
+/// Monitoring: a finished operator verification by result, and each problem by code.
+fn count_verification(report: &Value) {
+    let Some(valid) = report["valid"].as_bool() else {
+        return; // not finished yet: a cursor to continue with
+    };
+    let result = if valid { "valid" } else { "invalid" };
+    crate::metrics::count("audit_verifications_total", &[("result", result)]);
+    for problem in report["problems"].as_array().into_iter().flatten() {
+        if let Some(code) = problem["code"].as_str() {
+            crate::metrics::count("audit_verification_problems_total", &[("code", code)]);
+        }
+    }
 }
 
 /// `GET /admin/audit/proof/{seq}?size=`: inclusion proof of event `seq` in the tree of `size`

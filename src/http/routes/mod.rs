@@ -1,7 +1,7 @@
 //! One file per route group; `call` maps a matched route to its handler.
 
 mod approvals;
-mod audit;
+pub(crate) mod audit;
 mod compliance;
 mod evidence;
 mod health;
@@ -70,5 +70,6 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::ApprovalApprove => approvals::approve(ctx).await,
         Route::ApprovalReject => approvals::reject(ctx).await,
         Route::AdminOpenapi => ops::openapi(ctx),
+        Route::AdminMetrics => ops::metrics(ctx).await,
     }
 }
