@@ -11,6 +11,7 @@ pub mod audit_verify;
 pub mod cycle;
 pub mod fetch;
 pub mod ingest;
+pub mod live;
 
 use crate::core::run_audit::{self, RunStatus, StepRecord, StepStatus};
 use crate::obs::Logger;

@@ -9,6 +9,7 @@ pub mod audit_sql;
 pub mod compliance;
 pub mod d1;
 pub mod evidence;
+pub mod live;
 pub mod market_data;
 pub mod metrics;
 pub mod pairs;
