@@ -9,16 +9,64 @@
 # Bounded and loopback-only. Re-run after a change that could move a figure, and commit the file.
 #   BENCH_INGEST=0 skips the ingestion figures; BENCH_REQUESTS/BENCH_ROUNDS/BENCH_CHECKS bound load.
 #   BENCH_RENDER_ONLY=1 re-renders BENCHMARKS.md from the last run's raw results in target/bench.
+#   BENCH_ONLY=load runs only the load test (target/release/load: LOAD_SECONDS per scenario,
+#   LOAD_CONCURRENCY clients) and replaces the "Load" section, keeping every other figure.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 out=target/bench
 mkdir -p "$out"
+
+# Runs the load test into $out/load.json.
+run_load() {
+  say "bounded load test through wrangler dev (reads, risk dry runs, audit appends)"
+  setsid "$ROOT/target/release/load" > "$out/load.json"
+}
+
+# Replaces (or appends) the "## Load" section of BENCHMARKS.md from $out/load.json.
+render_load() {
+  [ -f "$out/load.json" ] || return 0
+  python3 - "$out/load.json" "$(nproc) cores" <<'PY'
+import json, sys, datetime, pathlib
+load = json.loads(pathlib.Path(sys.argv[1]).read_text())["load"]
+md = pathlib.Path("BENCHMARKS.md")
+text = md.read_text() if md.exists() else "# Benchmarks\n"
+start = text.find("\n## Load\n")
+if start >= 0:
+    nxt = text.find("\n## ", start + 1)
+    text = text[:start] + (text[nxt:] if nxt >= 0 else "\n")
+lines = ["", "## Load", ""]
+lines.append(f"Command: `BENCH_ONLY=load ./scripts/bench.sh` (`target/release/load`), {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC')}, {sys.argv[2]}.")
+lines.append("A fresh local stack; per scenario a fixed time of closed-loop load from C client threads on")
+lines.append("127.0.0.1. Reads rotate over `/admin/circuit-breaker`, `/admin/risk`, `/admin/audit/status` and")
+lines.append("`/admin/runs`; dry runs are `POST /admin/risk/check` on a marked market (through the RiskGovernor")
+lines.append("object, each decision appended to the audit log); appends are `POST /admin/audit/notes`. Non-2xx")
+lines.append("answers are refusals by design (the orders-per-minute bucket, exposure limits); any 5xx fails the run.")
+lines.append("")
+lines.append("| scenario | s | C | requests | non-2xx | req/s | p50 ms | p99 ms |")
+lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+for r in load:
+    lines.append(f"| {r['scenario']} | {r['seconds']} | {r['concurrency']} | {r['requests']:,} | {r['non_2xx']:,} | "
+                 f"{r['throughput_rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |")
+md.write_text(text.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+PY
+}
+
+if [ "${BENCH_ONLY:-}" = load ]; then
+  ./scripts/setup.sh
+  ./scripts/build-worker.sh
+  cargo build -q --release -p paul-p-e2e --bin load
+  cargo build -q -p paul-p-sim
+  run_load
+  render_load
+  say "updated the Load section of BENCHMARKS.md"
+  exit 0
+fi
 if [ "${BENCH_RENDER_ONLY:-0}" != 1 ]; then
 ./scripts/setup.sh
 ./scripts/build-worker.sh
-cargo build -q --release -p paul-p-e2e --bin bench --bin audit_bench
+cargo build -q --release -p paul-p-e2e --bin bench --bin audit_bench --bin load
 cargo build -q -p paul-p-sim
 
 say "native benchmarks (release)"
@@ -34,6 +82,7 @@ say "latency, dry runs and ingestion through wrangler dev (bounded load)"
 setsid "$ROOT/target/release/bench" > "$out/stack.json"
 say "audit appends and proofs through the object"
 setsid "$ROOT/target/release/audit_bench" > "$out/audit.json"
+run_load
 stat -c %s build/index_bg.wasm > "$out/wasm_raw"
 gzip -9 -c build/index_bg.wasm | wc -c > "$out/wasm_gz"
 (cat build/index.js build/index_bg.wasm) | gzip -9 | wc -c > "$out/bundle_gz"
@@ -124,4 +173,5 @@ if cpu:
     print(f"| CPU per 1,000-market Kalshi page in wasm (release, median) | {cpu['median_ms']} ms ({int(cpu['bytes']):,} B; SHA-256 {cpu['sha256_ms']} ms, parse {cpu['parse_ms']} ms) | `cargo test --release --lib --target wasm32-unknown-unknown ingest_page_cpu` under Node |")
     print(f"| the job's CPU budget charges such a page | {cpu['cost_model_ms']} ms | cost model in `src/core/ingest/budget.rs` |")
 PY
+render_load
 say "wrote BENCHMARKS.md"

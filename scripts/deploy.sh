@@ -2,7 +2,8 @@
 # Deploys the Worker, in this order, stopping at the first failure:
 #   1. ./scripts/preflight.sh          (a FAIL stops the deploy unless SECURITY_HARD_FAIL=0)
 #   2. build, and the bundle size from `wrangler deploy --dry-run --outdir`
-#   3. upload the preflight report to R2_AUDIT  (security/preflight/<report file name>)
+#   3. upload the preflight report to R2_AUDIT  (security/preflight/<report file name>, and
+#      security/preflight/latest.json, which GET /admin/preflight reads)
 #   4. wrangler d1 migrations apply --remote, for DB and then DB_ANCHOR
 #   5. wrangler deploy
 #   --dry-run   runs 1–2 only: nothing remote is touched, no Cloudflare credentials are needed.
@@ -56,8 +57,7 @@ fi
 
 audit_bucket=$(bucket_of R2_AUDIT)
 say "3/5 uploading the preflight report to R2 bucket $audit_bucket"
-CI=true wrangler r2 object put "$audit_bucket/security/preflight/$(basename "$report")" \
-  --file "$report" --content-type application/json --remote </dev/null
+./scripts/upload-preflight-report.sh --remote "$report"
 
 say "4/5 D1 migrations (remote)"
 for db in DB DB_ANCHOR; do

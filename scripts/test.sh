@@ -4,7 +4,8 @@
 # under Node, the release wasm build, `deploy.sh --dry-run`, and the end-to-end suite against
 # wrangler dev + the venue simulator on fresh local state. Ends with one summary line; exits
 # non-zero if anything failed.
-#   --long   also runs the long campaigns (when they exist)
+#   --long   also runs the long campaigns: every cargo-fuzz target for FUZZ_SECONDS (default 60)
+#            each (./scripts/fuzz.sh)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -63,6 +64,8 @@ else
   # The e2e harness starts its own simulator and wrangler dev instances on free loopback ports
   # with fresh state; running it in its own session lets us reap anything left behind.
   e2e() {
+    # Fresh stack directories, so the secret sweep below covers exactly this run.
+    rm -rf target/e2e
     cargo build -q -p paul-p-sim --locked &&
     setsid cargo test -p paul-p-e2e --locked -- --test-threads="${E2E_THREADS:-4}" &
     local pid=$!
@@ -71,6 +74,12 @@ else
     return $rc
   }
   stage e2e e2e
+  # No configured secret value in any wrangler log, local D1/DO/R2 state or reports/ of the run.
+  stage secret-sweep cargo run -q -p paul-p-e2e --bin secret-sweep --locked
+fi
+
+if [ "${1:-}" = "--long" ]; then
+  stage fuzz ./scripts/fuzz.sh
 fi
 
 echo

@@ -24,6 +24,33 @@ pub fn var_i64(env: &Env, name: &str, default: i64) -> Result<i64, String> {
     }
 }
 
+/// Every plain string setting of the environment (name, value), for the go-live checklist's
+/// "no secret-looking values in vars" item. Names in [`crate::SECRET_NAMES`] are skipped before
+/// their value is read, so no configured secret is returned; at run time a `[vars]` entry and
+/// a secret are both plain strings, so a credential under any other name is returned (and is
+/// what the checklist looks for).
+pub fn plain_settings(env: &Env) -> Vec<(String, String)> {
+    use wasm_bindgen::JsCast;
+    let object: &js_sys::Object = env.unchecked_ref();
+    let mut out = Vec::new();
+    for key in js_sys::Object::keys(object).iter() {
+        let Some(name) = key.as_string() else {
+            continue;
+        };
+        if crate::SECRET_NAMES.contains(&name.as_str()) {
+            continue;
+        }
+        if let Some(value) = js_sys::Reflect::get(object, &key)
+            .ok()
+            .and_then(|v| v.as_string())
+        {
+            out.push((name, value));
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The base-URL settings every outbound call is checked against.
 pub const OUTBOUND_BASES: &[&str] = &[
     "KALSHI_BASE_URL",

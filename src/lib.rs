@@ -9,6 +9,7 @@ pub mod anthropic_client;
 pub mod audit_client;
 pub mod bindings;
 pub mod build_info;
+pub mod checklist;
 pub mod clock;
 pub mod core;
 pub mod http;
@@ -38,6 +39,25 @@ pub const SECRET_NAMES: &[&str] = &[
     "ANTHROPIC_API_KEY",
     "AUDIT_SIGNING_KEY",
 ];
+
+/// Secrets of which any one satisfies the go-live checklist (operator tokens may come from
+/// either secret).
+pub const SECRET_ALTERNATIVES: &[&[&str]] = &[&["ADMIN_TOKENS", "ADMIN_TOKEN"]];
+
+/// Whether each secret of [`SECRET_NAMES`] is set (non-empty), for the go-live checklist. Only
+/// names and booleans leave this function.
+pub fn secret_presence(env: &Env) -> Vec<(String, bool)> {
+    SECRET_NAMES
+        .iter()
+        .map(|name| {
+            let set = env
+                .secret(name)
+                .map(|v| !v.to_string().trim().is_empty())
+                .unwrap_or(false);
+            (name.to_string(), set)
+        })
+        .collect()
+}
 
 /// A redactor that scrubs every configured secret value (and every operator token inside
 /// `ADMIN_TOKENS`) from log lines.

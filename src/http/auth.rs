@@ -145,6 +145,21 @@ fn config(env: &Env) -> Result<AuthConfig, crate::core::auth::Misconfiguration> 
     })
 }
 
+/// What authentication is configured with, for the go-live checklist: operator names, whether
+/// Access is set up, and its allow-list. No token leaves this module; a configuration that
+/// closes the admin routes is its misconfiguration code.
+pub fn posture(env: &Env) -> Result<crate::core::checklist::AuthFacts, String> {
+    let config = config(env).map_err(|m| m.code().to_string())?;
+    Ok(crate::core::checklist::AuthFacts {
+        bearer_operators: config.tokens().operators().map(String::from).collect(),
+        access_configured: config.access().is_some(),
+        access_identities: config
+            .access()
+            .map(|a| a.allowed_identities())
+            .unwrap_or_default(),
+    })
+}
+
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }

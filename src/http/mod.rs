@@ -176,6 +176,8 @@ async fn dispatch(
         RouteMatch::NotFound => return Err(ApiError::not_found()),
     };
 
+    audit_if_unguarded(env, log, spec, &method, &path, identity.as_ref()).await?;
+
     let body = read_body(&mut req, spec.body).await?;
     let ctx = RequestCtx {
         env,
@@ -186,6 +188,52 @@ async fn dispatch(
         body,
     };
     routes::call(spec.route, &ctx).await
+}
+
+/// While `SECURITY_DB_GUARDRAILS=0` (maintenance), every request is appended to the audit log
+/// (`security.unguarded_request`: route, method, path, actor, request id) before its handler
+/// runs; if the append fails the request is refused with the audit error and nothing is done.
+/// Requests refused before routing (401, 404, 405) run no handler and touch no database.
+async fn audit_if_unguarded(
+    env: &Env,
+    log: &Logger,
+    spec: &router::RouteSpec,
+    method: &str,
+    path: &str,
+    identity: Option<&Identity>,
+) -> Result<(), ApiError> {
+    let setting = crate::bindings::var(env, crate::store::d1::GUARDRAILS_SETTING);
+    if crate::core::sql_guard::Guardrails::from_setting(setting.as_deref())
+        == crate::core::sql_guard::Guardrails::On
+    {
+        return Ok(());
+    }
+    let actor = identity
+        .map(|i| i.operator().to_string())
+        .unwrap_or_else(|| "anonymous".to_string());
+    let record = crate::audit_client::AuditRecord {
+        actor: actor.clone(),
+        kind: "security.unguarded_request".into(),
+        payload: json!({
+            "route": spec.pattern,
+            "method": method,
+            "path": path,
+            "actor": actor,
+            "request_id": log.request_id(),
+            "setting": format!("{}=0", crate::store::d1::GUARDRAILS_SETTING),
+        }),
+        evidence_hash: None,
+    };
+    crate::audit_client::append(env, vec![record])
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            log.error("unguarded_request_unaudited", json!({"code": e.code()}));
+            ApiError::unavailable(
+                e.code().to_string(),
+                "D1 guardrails are off and the audit log could not record this request; nothing was done",
+            )
+        })
 }
 
 /// Serves one request. Never fails: every error becomes the JSON envelope.

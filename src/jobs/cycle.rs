@@ -9,7 +9,7 @@
 //!    order: deterministic client order id (an order that exists is left alone, so a re-run in
 //!    the same bucket does nothing), risk governor check, audit append before submission, then
 //!    execution by the strategy's mode ([`execute`]): paper fills against the ingested book
-//!    (`core::paper`), live is refused until the Kalshi client is wired in. No order is created
+//!    (`core::paper`), live goes to Kalshi (`jobs::live`). No order is created
 //!    while the breaker is in HALT.
 //! 4. `settlement` — positions in markets ingestion saw resolved close into closed trades with
 //!    realised P&L (`core::settlement`); the governor is told (`Settlement`).
@@ -108,12 +108,16 @@ pub async fn watched_tickers(env: &Env, log: &Logger) -> (Vec<String>, Vec<Strin
         .collect();
     books.sort();
     books.dedup();
-    let mut held: Vec<String> = store::positions(&db, Mode::Paper)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| p.market.0)
-        .collect();
+    let mut held: Vec<String> = Vec::new();
+    for mode in [Mode::Paper, Mode::Live] {
+        held.extend(
+            store::positions(&db, mode)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.market.0),
+        );
+    }
     held.truncate(MAX_PAIRS as usize);
     (books, held)
 }
@@ -193,10 +197,43 @@ async fn steps(cx: &Cx<'_>, rec: &mut Recorder<'_>) {
         Err(e) => StepEnd::fail(json!({}), e.code(), e.to_string()),
     };
     rec.record("reconcile", t, end).await;
+
+    // Live: only when a strategy is live or the live ledger holds anything.
+    match super::live::is_active(cx).await {
+        Ok(false) => {}
+        Ok(true) => {
+            let t = crate::clock::now();
+            let end = match super::live::reconcile(cx, &format!("cron:{}", cx.run_id)).await {
+                Ok(v) if v["outcome"] == "clean" => StepEnd::success(v),
+                Ok(v) => {
+                    let code = match v["outcome"].as_str() {
+                        Some("failed") => "RECONCILE_LIVE_FAILED",
+                        _ => "RECONCILE_LIVE_DRIFT",
+                    };
+                    StepEnd::fail(
+                        v,
+                        code,
+                        "live reconciliation was not clean; the breaker was told",
+                    )
+                }
+                Err(e) => StepEnd::fail(json!({}), e.code(), e.to_string()),
+            };
+            rec.record("reconcile_live", t, end).await;
+        }
+        Err(e) => {
+            let t = crate::clock::now();
+            rec.record(
+                "reconcile_live",
+                t,
+                StepEnd::fail(json!({}), e.code(), "database read failed"),
+            )
+            .await;
+        }
+    }
 }
 
 /// Appends one record as the cycle; `Err(code)` if the log did not confirm.
-async fn audit(cx: &Cx<'_>, kind: &str, payload: Value) -> Result<u64, String> {
+pub(super) async fn audit(cx: &Cx<'_>, kind: &str, payload: Value) -> Result<u64, String> {
     let record = AuditRecord {
         actor: cx.actor.clone(),
         kind: kind.to_string(),
@@ -216,7 +253,7 @@ async fn audit(cx: &Cx<'_>, kind: &str, payload: Value) -> Result<u64, String> {
 }
 
 /// Tells the governor `event`; `Ok` also when it answers that it already has it (`tolerated`).
-async fn governor(cx: &Cx<'_>, event: &Event, tolerated: &str) -> Result<(), String> {
+pub(super) async fn governor(cx: &Cx<'_>, event: &Event, tolerated: &str) -> Result<(), String> {
     match risk_client::apply(cx.env, ACTOR, event).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == tolerated => Ok(()),
@@ -244,7 +281,7 @@ fn fill_report(f: &LedgerFill) -> FillReport {
 }
 
 /// Sends `fills` to the governor and marks each one it has; returns how many it refused.
-async fn apply_fills(cx: &Cx<'_>, fills: &[LedgerFill]) -> usize {
+pub(super) async fn apply_fills(cx: &Cx<'_>, fills: &[LedgerFill]) -> usize {
     let mut refused = 0;
     for f in fills {
         match governor(cx, &Event::Fill(fill_report(f)), "DUPLICATE_FILL").await {
@@ -383,6 +420,9 @@ struct SignalCounts {
     filled: u32,
     unfilled: u32,
     live_refused: u32,
+    live_placed: u32,
+    live_unknown: u32,
+    live_rejected: u32,
     failures: u32,
     skipped_halt: u32,
     inputs_missing: u32,
@@ -493,14 +533,15 @@ async fn signals_step(cx: &Cx<'_>, pairs: &[Pair]) -> StepEnd {
         "pairs": pairs.len(), "evaluated": c.evaluated, "no_signal": c.no_signal,
         "signals": c.signals, "orders": c.orders, "existing_orders": c.existing_orders,
         "refused": c.refused, "filled": c.filled, "unfilled": c.unfilled,
-        "live_refused": c.live_refused, "skipped_halt": c.skipped_halt,
+        "live_refused": c.live_refused, "live_placed": c.live_placed,
+        "live_unknown": c.live_unknown, "live_rejected": c.live_rejected, "skipped_halt": c.skipped_halt,
         "inputs_missing": c.inputs_missing, "failures": c.failures, "breaker": breaker,
     });
-    if c.live_refused > 0 {
+    if c.live_unknown > 0 {
         return StepEnd::fail(
             counts,
-            "LIVE_EXECUTION_NOT_AVAILABLE",
-            "a live-mode strategy signalled; live execution is not wired in, nothing was sent",
+            "LIVE_ORDER_OUTCOME_UNKNOWN",
+            "a live order's outcome is unknown; its market is blocked until reconciliation",
         );
     }
     if c.failures > 0 {
@@ -655,7 +696,17 @@ async fn order_for(
     }
     match execute(cx, mode, signal, order, book).await {
         Ok(Executed::Refused) => c.refused += 1,
-        Ok(Executed::LiveRefused) => c.live_refused += 1,
+        Ok(Executed::Live(live)) => match live {
+            super::live::LiveExecuted::Refused => c.live_refused += 1,
+            super::live::LiveExecuted::Placed { filled } => {
+                c.live_placed += 1;
+                if filled.units() > 0 {
+                    c.filled += 1;
+                }
+            }
+            super::live::LiveExecuted::Unknown => c.live_unknown += 1,
+            super::live::LiveExecuted::VenueRejected => c.live_rejected += 1,
+        },
         Ok(Executed::Paper { filled, unfilled }) => {
             if filled.units() > 0 {
                 c.filled += 1;
@@ -678,16 +729,16 @@ async fn order_for(
 enum Executed {
     /// The governor (or the audit log) said no; the order is closed.
     Refused,
-    /// A live-mode strategy: nothing was sent.
-    LiveRefused,
+    /// A live-mode strategy's order (see `jobs::live`).
+    Live(super::live::LiveExecuted),
     Paper {
         filled: Qty,
         unfilled: Qty,
     },
 }
 
-/// The execution seam: dispatches on the strategy's mode. `Live` is where
-/// `crate::kalshi_client` plugs in; until then a live order is refused and recorded.
+/// The execution seam: dispatches on the strategy's mode. `Live` goes to Kalshi through
+/// `jobs::live` (`crate::kalshi_client`).
 async fn execute(
     cx: &Cx<'_>,
     mode: Mode,
@@ -697,32 +748,14 @@ async fn execute(
 ) -> Result<Executed, String> {
     match mode {
         Mode::Paper => execute_paper(cx, signal, order, book).await,
-        Mode::Live => execute_live(cx, order).await,
+        Mode::Live => super::live::execute(cx, signal, order)
+            .await
+            .map(Executed::Live),
         Mode::Disabled => Err("STRATEGY_DISABLED".to_string()),
     }
 }
 
-/// Live execution is not wired in: the order is refused on record, loudly.
-async fn execute_live(cx: &Cx<'_>, order: OrderRecord) -> Result<Executed, String> {
-    cx.log.error(
-        "live_execution_not_available",
-        json!({"client_order_id": order.client_order_id, "market": order.market}),
-    );
-    let refused = order
-        .apply(
-            OrderEvent::Refuse {
-                reason: "LIVE_EXECUTION_NOT_AVAILABLE: no live client is wired in".into(),
-            },
-            cx.now,
-        )
-        .map_err(|e| e.code().to_string())?;
-    store::update_order(cx.db, &refused, None)
-        .await
-        .map_err(|e| e.code().to_string())?;
-    Ok(Executed::LiveRefused)
-}
-
-fn codes_of(verdict: &Value) -> String {
+pub(super) fn codes_of(verdict: &Value) -> String {
     verdict["codes"]
         .as_array()
         .map(|c| {
@@ -872,14 +905,19 @@ async fn execute_paper(
 }
 
 async fn settlement_step(cx: &Cx<'_>) -> StepEnd {
-    let positions = match store::positions(cx.db, Mode::Paper).await {
-        Ok(p) => p,
-        Err(e) => return StepEnd::fail(json!({}), e.code(), "database read failed"),
-    };
+    // Live positions close on the same ingested market result; the venue's own settlement
+    // and payout are checked by live reconciliation (its position goes to zero).
+    let mut positions = Vec::new();
+    for mode in [Mode::Paper, Mode::Live] {
+        match store::positions(cx.db, mode).await {
+            Ok(p) => positions.extend(p.into_iter().map(|p| (mode, p))),
+            Err(e) => return StepEnd::fail(json!({}), e.code(), "database read failed"),
+        }
+    }
     let (mut settled, mut open, mut failures) = (0, 0, 0);
     let mut pnl: i64 = 0;
-    for p in &positions {
-        match settle_one(cx, p).await {
+    for (mode, p) in &positions {
+        match settle_one(cx, *mode, p).await {
             Ok(Some(realised)) => {
                 settled += 1;
                 pnl += realised.micros();
@@ -907,7 +945,7 @@ async fn settlement_step(cx: &Cx<'_>) -> StepEnd {
 }
 
 /// Closes `p` if its market resolved; the realised P&L, or `None` while it is open.
-async fn settle_one(cx: &Cx<'_>, p: &BookPosition) -> Result<Option<Usd>, String> {
+async fn settle_one(cx: &Cx<'_>, mode: Mode, p: &BookPosition) -> Result<Option<Usd>, String> {
     let db_code = |e: DbError| e.code().to_string();
     let row = pair_store::market(cx.db, "kalshi", p.market.as_str())
         .await
@@ -917,7 +955,7 @@ async fn settle_one(cx: &Cx<'_>, p: &BookPosition) -> Result<Option<Usd>, String
     else {
         return Ok(None);
     };
-    let fills = store::market_fills(cx.db, Mode::Paper, p.market.as_str())
+    let fills = store::market_fills(cx.db, mode, p.market.as_str())
         .await
         .map_err(db_code)?;
     let (mut ledger, closed_by_fills) = Ledger::replay(&fills).map_err(|e| e.code().to_string())?;
@@ -927,7 +965,12 @@ async fn settle_one(cx: &Cx<'_>, p: &BookPosition) -> Result<Option<Usd>, String
     else {
         return Ok(None);
     };
-    audit(cx, "TRADE_CLOSED", json!({"mode": "paper", "trade": trade})).await?;
+    audit(
+        cx,
+        "TRADE_CLOSED",
+        json!({"mode": mode.as_str(), "trade": trade}),
+    )
+    .await?;
     let yes_value = match resolution {
         Resolution::Yes => Price::ONE_DOLLAR,
         Resolution::No => Price::ZERO,
@@ -950,7 +993,7 @@ async fn settle_one(cx: &Cx<'_>, p: &BookPosition) -> Result<Option<Usd>, String
         None,
         &[],
         &MarketChange {
-            mode: Mode::Paper,
+            mode,
             market: &p.market,
             position: None,
             closed: &closed,
@@ -994,7 +1037,7 @@ impl From<DbError> for ReconcileError {
 }
 
 /// Reconciliation thresholds and integrity settings from the environment.
-fn reconcile_config(env: &Env) -> Result<(Thresholds, IntegrityConfig), ReconcileError> {
+pub(super) fn reconcile_config(env: &Env) -> Result<(Thresholds, IntegrityConfig), ReconcileError> {
     let d = Thresholds::default();
     let caution = bindings::var_i64(env, "RECONCILE_CAUTION_BPS", d.caution_bps)
         .map_err(ReconcileError::Config)?;

@@ -12,6 +12,7 @@ pub mod cycle;
 pub mod fetch;
 pub mod gate;
 pub mod ingest;
+pub mod live;
 
 use crate::core::run_audit::{self, RunStatus, StepRecord, StepStatus};
 use crate::obs::Logger;
@@ -28,6 +29,9 @@ pub const INGEST_CRON: &str = "*/5 * * * *";
 /// always reports success to the runtime, so outcomes live in the run records and the log.
 pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logger) {
     let scheduled = crate::core::time::from_millis(scheduled_ms).unwrap_or_else(crate::clock::now);
+    if !audit_if_unguarded(cron, scheduled_ms, env, log).await {
+        return;
+    }
     match cron {
         anchor::CRON => anchor::run(env, log).await,
         audit_verify::CRON => {
@@ -61,6 +65,39 @@ pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logge
             cycle::log_summary(log, &result);
         }
         _ => log.info("scheduled", json!({"cron": cron, "jobs": []})),
+    }
+}
+
+/// While `SECURITY_DB_GUARDRAILS=0`, a cron delivery is appended to the audit log
+/// (`security.unguarded_job`) before its jobs run, as requests are; `false` (nothing runs) when
+/// the append fails.
+async fn audit_if_unguarded(cron: &str, scheduled_ms: i64, env: &Env, log: &Logger) -> bool {
+    use crate::core::sql_guard::Guardrails;
+    let setting = crate::bindings::var(env, crate::store::d1::GUARDRAILS_SETTING);
+    if Guardrails::from_setting(setting.as_deref()) == Guardrails::On {
+        return true;
+    }
+    let actor = format!("cron:{cron}");
+    let record = crate::audit_client::AuditRecord {
+        actor: actor.clone(),
+        kind: "security.unguarded_job".into(),
+        payload: json!({
+            "cron": cron,
+            "scheduled_ms": scheduled_ms,
+            "actor": actor,
+            "request_id": log.request_id(),
+        }),
+        evidence_hash: None,
+    };
+    match crate::audit_client::append(env, vec![record]).await {
+        Ok(_) => true,
+        Err(e) => {
+            log.error(
+                "unguarded_job_unaudited",
+                json!({"cron": cron, "code": e.code()}),
+            );
+            false
+        }
     }
 }
 

@@ -4,9 +4,12 @@
 //! text is `&'static str`, so it is a constant of the code and cannot be assembled from request
 //! data. No other module opens a D1 binding (`scripts/check-least-authority.sh` checks it).
 //!
-//! `SECURITY_DB_GUARDRAILS=0` is for maintenance only: statements the gate would refuse then
-//! run, and each opening of a database logs a warning (auditing such requests comes with the
-//! audit log).
+//! `SECURITY_DB_GUARDRAILS=0` is for maintenance only: statements *of the code* that the gate
+//! would refuse then run (with a warning in the log), and every request served meanwhile is
+//! appended to the audit log before it is handled (`http::dispatch`). Operator-supplied SQL
+//! ([`Db::operator_select`], `POST /admin/d1/query`) is always checked, with the gate on or off,
+//! and only a SELECT runs: maintenance never widens what text from outside can do. Schema
+//! changes happen only through migrations.
 
 use crate::core::sql_guard::{self, Guardrails, SqlGuardError};
 use crate::http::error::ApiError;
@@ -69,6 +72,8 @@ pub enum DbError {
     ValueNotExact { index: usize },
     /// D1 failed the statement. The message is for logs only.
     Failed { message: String },
+    /// Operator SQL that the gate admits but that is not a SELECT.
+    ReadOnly { kind: &'static str },
 }
 
 impl DbError {
@@ -79,6 +84,7 @@ impl DbError {
             DbError::Forbidden(e) => e.code(),
             DbError::ValueNotExact { .. } => "DB_VALUE_NOT_EXACT",
             DbError::Failed { .. } => "DB_FAILED",
+            DbError::ReadOnly { .. } => "DB_QUERY_READ_ONLY",
         }
     }
 }
@@ -90,6 +96,7 @@ impl fmt::Display for DbError {
             DbError::Forbidden(e) => e.fmt(f),
             DbError::ValueNotExact { index } => write!(f, "DB_VALUE_NOT_EXACT: index={index}"),
             DbError::Failed { message } => write!(f, "DB_FAILED: {message}"),
+            DbError::ReadOnly { kind } => write!(f, "DB_QUERY_READ_ONLY: kind={kind}"),
         }
     }
 }
@@ -104,6 +111,12 @@ impl From<DbError> for ApiError {
             DbError::ValueNotExact { .. } | DbError::Failed { .. } => {
                 ApiError::new(500, e.code(), "database operation failed")
             }
+            DbError::ReadOnly { kind } => ApiError::new(
+                400,
+                e.code(),
+                "only a SELECT may be run here; writes go through the routes that own them",
+            )
+            .with_details(json!({ "kind": kind })),
         }
     }
 }
@@ -208,6 +221,39 @@ impl Db {
             .map_err(failed)?
             .and_then(|m| m.changes)
             .unwrap_or(0))
+    }
+
+    /// Runs one SELECT written by an operator (`POST /admin/d1/query`). Unlike
+    /// [`Db::prepare`], the text is not a constant of the code, so it is always checked, whatever
+    /// `SECURITY_DB_GUARDRAILS` says, and anything but a SELECT is refused
+    /// ([`DbError::ReadOnly`]). Every row, as JSON.
+    pub async fn operator_select(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<serde_json::Value>, DbError> {
+        let checked = sql_guard::check_bound(sql, params.len()).map_err(|e| {
+            self.log.warn(
+                "db_operator_statement_forbidden",
+                json!({ "binding": self.binding, "detail": e.to_string() }),
+            );
+            DbError::Forbidden(e)
+        })?;
+        if checked.kind != sql_guard::StatementKind::Select {
+            return Err(DbError::ReadOnly {
+                kind: checked.kind.as_str(),
+            });
+        }
+        if let Some(index) = params.iter().position(|p| !p.is_exact()) {
+            return Err(DbError::ValueNotExact { index });
+        }
+        let values: Vec<JsValue> = params.iter().map(|p| p.to_js()).collect();
+        let statement = self.inner.prepare(sql).bind(&values).map_err(failed)?;
+        let result = statement.all().await.map_err(failed)?;
+        if let Some(message) = result.error() {
+            return Err(DbError::Failed { message });
+        }
+        result.results::<serde_json::Value>().map_err(failed)
     }
 
     /// Runs statements made by [`Db::prepare`] atomically, in order (D1 has no `BEGIN`).

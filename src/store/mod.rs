@@ -11,6 +11,7 @@ pub mod d1;
 pub mod evidence;
 pub mod gate;
 pub mod golive;
+pub mod live;
 pub mod market_data;
 pub mod metrics;
 pub mod pairs;

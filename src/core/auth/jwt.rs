@@ -80,6 +80,15 @@ impl AccessConfig {
         &self.audience
     }
 
+    /// The identities of the `ADMIN_ALLOWED_EMAILS` allow-list (lower-cased); empty when the
+    /// Access policy alone decides.
+    pub fn allowed_identities(&self) -> Vec<String> {
+        self.allowed
+            .as_ref()
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn leeway_secs(&self) -> i64 {
         self.leeway_secs
     }

@@ -267,6 +267,32 @@ impl Approved {
     pub fn into_intent(self) -> OrderIntent {
         self.intent
     }
+
+    /// The Worker's typed copy of an approval the RiskGovernor gave — and reserved — in its own
+    /// isolate, read from its answer (`objects::risk_governor::verdict_json`). `None` unless the
+    /// answer approved exactly this intent's client order id with a readable effect and
+    /// reservation. Live execution needs it because the venue's order body is built only from an
+    /// `Approved` (`venues::kalshi::create_order_body`); the governor's answer is the proof.
+    pub fn from_governor_answer(
+        intent: OrderIntent,
+        verdict: &serde_json::Value,
+    ) -> Option<Approved> {
+        if verdict.get("approved") != Some(&serde_json::Value::Bool(true))
+            || verdict.get("client_order_id").and_then(|v| v.as_str())
+                != Some(intent.client_order_id.as_str())
+        {
+            return None;
+        }
+        let effect: Option<OrderEffect> =
+            serde_json::from_value(verdict.get("effect")?.clone()).ok()?;
+        let reserved: Usd =
+            serde_json::from_value(verdict.get("reserved_usd_micros")?.clone()).ok()?;
+        Some(Approved {
+            intent,
+            effect,
+            reserved,
+        })
+    }
 }
 
 /// The outcome of a pre-trade check.

@@ -1156,3 +1156,44 @@ fn utilisation_reports_the_largest_use_of_each_limit_against_its_amount() {
         (Some(Usd::ZERO), Some(dollars(300)))
     );
 }
+
+#[test]
+fn an_approval_is_rebuilt_from_the_governors_answer_only_for_the_same_intent() {
+    let buy = intent(
+        "g1",
+        "A",
+        Side::Yes,
+        Action::Buy,
+        1_000,
+        4_000,
+        IntentKind::New,
+    );
+    let (_, v, _) = check(funded(loose()), buy.clone(), t(0));
+    let a = v.approved().expect("approved");
+    // The governor's answer, as objects::risk_governor::verdict_json renders it.
+    let answer = serde_json::json!({
+        "approved": true,
+        "client_order_id": a.client_order_id(),
+        "effect": a.effect(),
+        "reduce_only": a.reduce_only(),
+        "reserved_usd_micros": a.reserved(),
+    });
+    let copy = Approved::from_governor_answer(buy.clone(), &answer).expect("rebuilt");
+    assert_eq!(&copy, a);
+    let other = intent(
+        "g2",
+        "A",
+        Side::Yes,
+        Action::Buy,
+        1_000,
+        4_000,
+        IntentKind::New,
+    );
+    assert!(Approved::from_governor_answer(other, &answer).is_none());
+    let mut refused = answer.clone();
+    refused["approved"] = serde_json::json!(false);
+    assert!(Approved::from_governor_answer(buy.clone(), &refused).is_none());
+    let mut garbled = answer;
+    garbled["reserved_usd_micros"] = serde_json::json!("lots");
+    assert!(Approved::from_governor_answer(buy, &garbled).is_none());
+}

@@ -11,6 +11,7 @@ mod kalshi;
 mod ops;
 mod pairs;
 mod risk;
+mod security;
 mod status;
 mod trading;
 
@@ -54,6 +55,8 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::PairAssess => pairs::reassess(ctx).await,
         Route::PairApprove => pairs::approve(ctx).await,
         Route::PairReject => pairs::reject(ctx).await,
+        Route::AdminPreflight => security::preflight(ctx).await,
+        Route::AdminD1Query => security::d1_query(ctx).await,
         Route::StrategiesList => trading::strategies(ctx).await,
         Route::StrategyMode => trading::set_mode(ctx).await,
         Route::SignalsList => trading::signals(ctx).await,

@@ -5,6 +5,7 @@
 //! dropped, and, for stacks that live in statics, when the test process exits.
 
 pub mod jwt;
+pub mod secret_sweep;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -156,7 +157,7 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8
         Err(e) => panic!("{method} {url}: {e}"),
     };
     let status = resp.status();
-    let headers = resp
+    let headers: HashMap<String, String> = resp
         .headers_names()
         .into_iter()
         .filter_map(|n| {
@@ -169,6 +170,17 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8
         .take(64 * 1024 * 1024)
         .read_to_end(&mut body)
         .expect("read body");
+    let from_worker = !secret_sweep::is_simulator(url);
+    if let Some(name) = secret_sweep::find_registered(&body).filter(|_| from_worker) {
+        panic!("{method} {url}: the response body contains the configured value of {name}");
+    }
+    for (header, value) in headers.iter().filter(|_| from_worker) {
+        if let Some(name) = secret_sweep::find_registered(value.as_bytes()) {
+            panic!(
+                "{method} {url}: response header {header} contains the configured value of {name}"
+            );
+        }
+    }
     Resp {
         status,
         headers,
@@ -254,6 +266,7 @@ impl Stack {
             .expect("start target/debug/venue-sim (cargo build -p paul-p-sim)");
         register_group(sim.id());
         let sim_base = format!("http://127.0.0.1:{sim_port}");
+        secret_sweep::register_simulator(&sim_base);
         wait_ready(
             &format!("{sim_base}/__sim/health"),
             &mut sim,
@@ -291,6 +304,7 @@ impl Stack {
             vars.retain(|(existing, _)| *existing != k);
             vars.push((k, v));
         }
+        secret_sweep::register(&vars);
         let env_file = state_dir.join("vars.env");
         let body: String = vars.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect();
         fs::write(&env_file, body).expect("env file");
@@ -409,6 +423,19 @@ impl Stack {
             log.display(),
             read_log()
         ))
+    }
+
+    /// Changes the stack's environment (sets `set`, removes `unset`) and restarts `wrangler dev`
+    /// on the same state, as an operator changing secrets or settings and redeploying would.
+    pub fn reconfigure(&mut self, set: &[(&str, &str)], unset: &[&str]) {
+        let mut vars =
+            secret_sweep::parse_env_file(&fs::read_to_string(&self.env_file).expect("env file"));
+        vars.retain(|(k, _)| !unset.contains(&k.as_str()) && !set.iter().any(|(s, _)| s == k));
+        vars.extend(set.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        secret_sweep::register(&vars);
+        let body: String = vars.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect();
+        fs::write(&self.env_file, body).expect("env file");
+        self.restart();
     }
 
     /// Stops `wrangler dev` gracefully and starts it again on the same state and port.

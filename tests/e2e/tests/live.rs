@@ -217,3 +217,280 @@ fn without_credentials_the_account_check_says_so_without_calling_the_venue() {
     // Operators only.
     assert_eq!(stack.get("/admin/venues/kalshi/account", None).status, 401);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The live trading cycle. Numbers as in tests/cycle.rs: the synthetic copy below has a best YES
+// ask of 0.45 for 5,281 contracts and the Polymarket pair says 0.545, so the seeded strategy
+// buys 213 YES at 0.45 (immediate-or-cancel), which the simulator fills at once.
+
+const CRON: &str = "*/5 * * * *";
+const TICKER: &str = "KXNFLGAME-26OCT08TBDALSIM0-DAL";
+const CONDITION: &str = "0x57372d9b27dfcc4c92a24c0b7eebfdfde3da9355718fdd045e800e60b156289f";
+
+/// A stack with a registered key, sources approved, one ingestion done, the pair approved and
+/// the seeded strategy in mode `live`. Going live is issue 7's two-person path; this test sets
+/// the mode with a direct D1 update in its set-up instead.
+fn live_trading_stack() -> Stack {
+    let (private_pem, public_pem) = key_pair("pkcs8");
+    let stack = Stack::start(StackConfig {
+        vars: vec![
+            ("KALSHI_API_KEY_ID".into(), KEY_ID.into()),
+            ("KALSHI_PRIVATE_KEY".into(), private_pem),
+        ],
+        unset: vec![],
+    });
+    let r = stack.sim(
+        "PUT",
+        "/__sim/kalshi/key",
+        Some(&json!({"public_key_pem": public_pem, "key_id": KEY_ID})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    std::fs::write(stack.state_dir.join("kalshi_pub.pem"), &public_pem).unwrap();
+    let mut sources = paul_p_e2e::SIMULATED_SOURCES.to_vec();
+    sources.push("anthropic");
+    stack.approve_sources(&sources);
+    let r = stack.json("POST", "/admin/ingest/run", &stack.tokens.alice, &json!({}));
+    assert_eq!(r.status, 200, "ingest: {}", r.text());
+    let r = stack.sim(
+        "PUT",
+        "/__sim/anthropic/grades",
+        Some(&json!({ format!("{TICKER}|{CONDITION}"): "identical" })),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = stack.json(
+        "POST",
+        "/admin/pairs",
+        &stack.tokens.alice,
+        &json!({"kalshi_ticker": TICKER, "polymarket_condition_id": CONDITION}),
+    );
+    assert_eq!(r.status, 201, "propose: {}", r.text());
+    let id = r.json()["pair"]["id"].as_str().unwrap().to_string();
+    let r = stack.json(
+        "POST",
+        &format!("/admin/pairs/{id}/approve"),
+        &stack.tokens.bob,
+        &json!({"notes": "same game"}),
+    );
+    assert_eq!(r.status, 200, "approve: {}", r.text());
+    // Test set-up only: live mode without issue 7's two-person approval.
+    d1(
+        &stack,
+        "UPDATE strategies SET mode = 'live' WHERE id = 'fair_value'",
+    );
+    assert_eq!(
+        d1(
+            &stack,
+            "SELECT mode FROM strategies WHERE id = 'fair_value'"
+        )[0]["mode"],
+        "live"
+    );
+    stack
+}
+
+/// `stack.d1`, retried: `wrangler d1 execute` can meet the running Worker's lock
+/// (SQLITE_BUSY) on a busy machine.
+fn d1(stack: &Stack, sql: &str) -> Vec<Value> {
+    for _ in 0..4 {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stack.d1(sql)));
+        if let Ok(rows) = r {
+            return rows;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    stack.d1(sql)
+}
+
+fn next_boundary_ms() -> i64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    (now_ms / 300_000 + 1) * 300_000
+}
+
+/// Fires the ingestion cron (and the cycle) at `at_ms`; returns the cycle's run.
+fn cycle(stack: &Stack, at_ms: i64) -> Value {
+    let r = stack.scheduled(CRON, at_ms);
+    assert_eq!(r.status, 200, "scheduled: {}", r.text());
+    let runs = d1(
+        stack,
+        "SELECT run_id FROM runs WHERE job = 'cycle' ORDER BY started_at DESC LIMIT 1",
+    );
+    let id = runs[0]["run_id"].as_str().unwrap();
+    let r = stack.get(&format!("/admin/runs/{id}"), Some(&stack.tokens.admin));
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+fn step<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {run}"))
+}
+
+fn breaker(stack: &Stack) -> String {
+    let r = stack.get("/admin/circuit-breaker", Some(&stack.tokens.admin));
+    r.json()["state"].as_str().unwrap().to_string()
+}
+
+fn order_posts(stack: &Stack) -> usize {
+    portfolio_requests(stack)
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/trade-api/v2/portfolio/orders")
+        .count()
+}
+
+/// Every signed request the Worker sent verified: no 401 in the simulator's log.
+fn assert_every_signature_verified(stack: &Stack) {
+    let reqs = portfolio_requests(stack);
+    assert!(!reqs.is_empty());
+    for r in &reqs {
+        assert_ne!(r["status"], 401, "refused signature: {r}");
+    }
+}
+
+#[test]
+fn a_submission_timeout_leaves_the_order_unknown_and_never_sends_a_second_order() {
+    let stack = live_trading_stack();
+    // The simulator checks the timestamp after the delay below; widen its window so the slow
+    // order is booked (as a slow venue would) rather than refused as expired.
+    let key = stack.sim("GET", "/__sim/kalshi/key", None).json();
+    assert_eq!(key["configured"], true);
+    let public = std::fs::read_to_string(stack.state_dir.join("kalshi_pub.pem")).unwrap();
+    let r = stack.sim(
+        "PUT",
+        "/__sim/kalshi/key",
+        Some(&json!({"public_key_pem": public, "key_id": KEY_ID, "max_skew_ms": 60_000})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The venue takes 11 s to answer the order (the Worker gives up after 10 s) but books it.
+    let r = stack.sim(
+        "POST",
+        "/__sim/faults",
+        Some(
+            &json!({"method": "POST", "path": "/trade-api/v2/portfolio/orders",
+                     "match": "exact", "kind": "delay", "delay_ms": 11_000, "times": 1}),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let t1 = next_boundary_ms();
+    let run = cycle(&stack, t1);
+    let signals = step(&run, "signals");
+    assert_eq!(signals["counts"]["live_unknown"], 1, "{run}");
+    assert_eq!(signals["code"], "LIVE_ORDER_OUTCOME_UNKNOWN", "{run}");
+    let orders = d1(&stack, "SELECT client_order_id, state, mode FROM orders");
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["state"], "unknown", "{orders:?}");
+    assert_eq!(orders[0]["mode"], "live");
+    let client_order_id = orders[0]["client_order_id"].as_str().unwrap().to_string();
+    // The same-cycle reconciliation did not call the order absent (it may be in flight).
+    assert_eq!(
+        d1(&stack, "SELECT state FROM orders")[0]["state"],
+        "unknown"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(order_posts(&stack), 1);
+
+    // Same bucket again: the same signal has the same client order id; nothing is sent.
+    let run = cycle(&stack, t1 + 60_000);
+    assert_eq!(
+        step(&run, "signals")["counts"]["existing_orders"],
+        1,
+        "{run}"
+    );
+    assert_eq!(
+        order_posts(&stack),
+        1,
+        "no second order for the same signal"
+    );
+    // That cycle's reconciliation read the venue's orders and resolved the unknown order:
+    // the venue has it, filled.
+    let rec = step(&run, "reconcile_live");
+    assert_eq!(rec["counts"]["unknown_orders_resolved"], 1, "{run}");
+    assert_eq!(rec["status"], "SUCCESS", "{run}");
+    let o = d1(&stack, &format!(
+        "SELECT state, filled_e2, venue_order_id FROM orders WHERE client_order_id = '{client_order_id}'"
+    ));
+    assert_eq!(o[0]["state"], "filled", "{o:?}");
+    assert_eq!(o[0]["filled_e2"], 21_300);
+    assert!(o[0]["venue_order_id"].as_str().is_some());
+    let fills = d1(&stack, "SELECT qty_e2, price_e4, mode FROM fills");
+    assert_eq!(fills.len(), 1, "{fills:?}");
+    assert_eq!(fills[0]["qty_e2"], 21_300);
+    assert_eq!(fills[0]["price_e4"], 4_500);
+    assert_eq!(fills[0]["mode"], "live");
+    let portfolio = stack.sim("GET", "/__sim/kalshi/portfolio", None).json();
+    assert_eq!(portfolio["orders"], 1, "{portfolio}");
+    assert_eq!(breaker(&stack), "NORMAL");
+
+    // The market resolves YES at the venue: the live position closes with the P&L by hand —
+    // 213 contracts bought at $0.45, fee 0.07·213·0.45·0.55 = $3.69… → $3.70, paid $1 each:
+    // 213.00 − 95.85 − 3.70 = $113.45 — and the venue's position (now zero) still agrees.
+    let r = stack.sim(
+        "POST",
+        &format!("/__sim/kalshi/markets/{TICKER}/settle"),
+        Some(&json!({"result": "yes"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let run = cycle(&stack, t1 + 300_000);
+    assert_eq!(step(&run, "settlement")["counts"]["settled"], 1, "{run}");
+    let trades = d1(
+        &stack,
+        "SELECT mode, realised_pnl_micros, exit_kind FROM closed_trades",
+    );
+    assert_eq!(trades.len(), 1, "{trades:?}");
+    assert_eq!(trades[0]["mode"], "live");
+    assert_eq!(trades[0]["exit_kind"], "settlement");
+    assert_eq!(trades[0]["realised_pnl_micros"], 113_450_000);
+    assert_eq!(step(&run, "reconcile_live")["status"], "SUCCESS", "{run}");
+    assert_eq!(order_posts(&stack), 1);
+    assert_eq!(breaker(&stack), "NORMAL");
+    assert_every_signature_verified(&stack);
+}
+
+#[test]
+fn a_dropped_fill_is_found_by_live_reconciliation_and_halts_the_breaker() {
+    let stack = live_trading_stack();
+    // The venue fills the order but its answer shows no fill (IOC: status canceled).
+    let r = stack.sim(
+        "PUT",
+        "/__sim/kalshi/drop_fills",
+        Some(&json!({"orders": 1})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let run = cycle(&stack, next_boundary_ms());
+    assert_eq!(step(&run, "signals")["counts"]["live_placed"], 1, "{run}");
+    let o = d1(&stack, "SELECT state, filled_e2 FROM orders");
+    assert_eq!(o[0]["state"], "cancelled", "{o:?}");
+    assert_eq!(o[0]["filled_e2"], 0);
+    assert_eq!(
+        d1(&stack, "SELECT COUNT(*) AS n FROM fills")[0]["n"]
+            .as_i64()
+            .unwrap(),
+        0
+    );
+    // Reconciliation read every page of positions and fills and found what the answer hid.
+    let rec = step(&run, "reconcile_live");
+    assert_eq!(rec["code"], "RECONCILE_LIVE_DRIFT", "{run}");
+    let findings = rec["counts"]["findings"].to_string();
+    assert!(
+        findings.contains("RECONCILE_UNRECORDED_VENUE_FILL"),
+        "{findings}"
+    );
+    assert!(
+        findings.contains("RECONCILE_ORPHAN_VENUE_POSITION"),
+        "{findings}"
+    );
+    assert_eq!(rec["counts"]["severity"], "HALT", "{run}");
+    assert_eq!(breaker(&stack), "HALT");
+    let stored = d1(
+        &stack,
+        "SELECT outcome, severity FROM reconciliations WHERE mode = 'live'",
+    );
+    assert_eq!(stored[0]["outcome"], "drift");
+    assert_eq!(stored[0]["severity"], "HALT");
+    assert_every_signature_verified(&stack);
+}

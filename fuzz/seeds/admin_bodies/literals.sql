@@ -1,0 +1,1 @@
+SELECT 'DROP TABLE x' AS s, "pragma" FROM t /* c */ WHERE a = ?1 -- end

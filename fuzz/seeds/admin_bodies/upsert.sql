@@ -1,0 +1,1 @@
+INSERT INTO runs (run_id, job) VALUES (?1, ?2) ON CONFLICT (run_id) DO UPDATE SET job = excluded.job RETURNING run_id

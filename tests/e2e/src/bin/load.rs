@@ -1,0 +1,161 @@
+//! Bounded loopback load test (`scripts/bench.sh`, section "Load"): a fresh stack, then for each
+//! scenario `LOAD_SECONDS` (default 20) of closed-loop load from `LOAD_CONCURRENCY` client
+//! threads (default 8), only to 127.0.0.1:
+//!
+//! - `reads`: `GET /admin/circuit-breaker`, `/admin/risk`, `/admin/audit/status`, `/admin/runs`
+//!   in turn;
+//! - `risk_dry_runs`: `POST /admin/risk/check` with unique client order ids on a marked market
+//!   (every check goes through the RiskGovernor object and appends its decision);
+//! - `audit_appends`: `POST /admin/audit/notes`, one note per request.
+//!
+//! Prints one JSON object: per scenario the requests, the non-2xx count, throughput and p50/p99
+//! latency. Any 5xx fails the run (exit 1) after printing.
+
+use paul_p_e2e::{Stack, StackConfig};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// One request of a scenario: (method, path, body) for the `i`-th request of thread `t`.
+type Make = Arc<dyn Fn(usize, usize) -> (&'static str, String, Option<Value>) + Send + Sync>;
+
+fn scenario(stack: &Stack, name: &str, make: Make) -> Value {
+    let seconds = env_usize("LOAD_SECONDS", 20) as u64;
+    let threads = env_usize("LOAD_CONCURRENCY", 8).max(1);
+    let token = stack.tokens.admin.clone();
+    let base = stack.base.clone();
+    let non_2xx = Arc::new(AtomicUsize::new(0));
+    let server_errors = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (make, token, base) = (make.clone(), token.clone(), base.clone());
+            let (non_2xx, server_errors) = (non_2xx.clone(), server_errors.clone());
+            std::thread::spawn(move || {
+                let auth = format!("Bearer {token}");
+                let mut lat = Vec::new();
+                let mut i = 0;
+                while Instant::now() < deadline {
+                    let (method, path, body) = make(t, i);
+                    i += 1;
+                    let bytes = body.map(|b| b.to_string().into_bytes());
+                    let t0 = Instant::now();
+                    let r = paul_p_e2e::send(
+                        method,
+                        &format!("{base}{path}"),
+                        &[
+                            ("authorization", &auth),
+                            ("content-type", "application/json"),
+                        ],
+                        bytes.as_deref(),
+                    );
+                    lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+                    if !(200..300).contains(&r.status) {
+                        non_2xx.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if r.status >= 500 {
+                        server_errors.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("load {method} {path}: {} {}", r.status, r.text());
+                    }
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all: Vec<f64> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("load thread"))
+        .collect();
+    let secs = started.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    json!({
+        "scenario": name,
+        "seconds": seconds,
+        "concurrency": threads,
+        "requests": all.len(),
+        "non_2xx": non_2xx.load(Ordering::Relaxed),
+        "server_errors": server_errors.load(Ordering::Relaxed),
+        "throughput_rps": all.len() as f64 / secs,
+        "p50_ms": percentile(&all, 50.0),
+        "p99_ms": percentile(&all, 99.0),
+    })
+}
+
+fn main() {
+    let stack = Stack::start(StackConfig::default());
+    let admin = stack.tokens.admin.clone();
+    // A marked market, so dry-run checks are evaluated in full.
+    stack.approve_sources(&["kalshi"]);
+    let markets = stack
+        .sim("GET", "/trade-api/v2/markets?status=open&limit=50", None)
+        .json();
+    let ticker = markets["markets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["ticker"].as_str())
+        .find(|t| !t.starts_with("KXMVE"))
+        .expect("an open market")
+        .to_string();
+    let r = stack.json(
+        "POST",
+        "/admin/ingest/run",
+        &admin,
+        &json!({"mark": [ticker]}),
+    );
+    assert_eq!(r.status, 200, "ingest: {}", r.text());
+
+    const READS: [&str; 4] = [
+        "/admin/circuit-breaker",
+        "/admin/risk",
+        "/admin/audit/status",
+        "/admin/runs",
+    ];
+    let reads: Make = Arc::new(|t, i| ("GET", READS[(t + i) % READS.len()].to_string(), None));
+    let checks: Make = Arc::new(move |t, i| {
+        (
+            "POST",
+            "/admin/risk/check".to_string(),
+            Some(
+                json!({"client_order_id": format!("load-{t}-{i}"), "market": ticker,
+                "side": "yes", "action": "buy", "qty": 100, "limit_price": 5000, "kind": "new"}),
+            ),
+        )
+    });
+    let notes: Make = Arc::new(|t, i| {
+        (
+            "POST",
+            "/admin/audit/notes".to_string(),
+            Some(json!({"text": format!("load test note {t}-{i}")})),
+        )
+    });
+    let results = vec![
+        scenario(&stack, "reads", reads),
+        scenario(&stack, "risk_dry_runs", checks),
+        scenario(&stack, "audit_appends", notes),
+    ];
+    let failed = results
+        .iter()
+        .any(|r| r["server_errors"].as_u64().unwrap_or(1) > 0);
+    println!("{}", json!({ "load": results }));
+    if failed {
+        std::process::exit(1);
+    }
+}
