@@ -278,9 +278,9 @@ async fn golive_facts(ctx: &RequestCtx<'_>, db: &Db) -> GoLiveFacts {
         last_full_verification,
         breaker,
         kalshi_credentials: crate::kalshi_client::credentials_present(ctx.env).configured(),
-        // The security preflight checklist (GET /admin/preflight) is not deployed yet: go-live
-        // fails closed with GO_LIVE_PREFLIGHT_UNAVAILABLE until it is.
-        preflight_passed: None,
+        // The security guide's go-live checklist (GET /admin/preflight): go-live refuses while it
+        // fails.
+        preflight_passed: Some(crate::checklist::evaluate(ctx.env, ctx.log).await.pass),
     }
 }
 

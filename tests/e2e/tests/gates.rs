@@ -425,7 +425,7 @@ fn go_live_needs_two_operators_and_every_precondition_and_otherwise_changes_noth
         "{reasons:?}"
     );
     assert!(
-        reasons.contains(&"GO_LIVE_PREFLIGHT_UNAVAILABLE".to_string()),
+        reasons.contains(&"GO_LIVE_PREFLIGHT_FAILED".to_string()),
         "{reasons:?}"
     );
     let s = strategy(stack, "fair_value");
@@ -628,7 +628,7 @@ fn a_paper_history_built_by_the_trading_cycle_reaches_pass_and_go_live_checks_ev
         .map(|x| x.as_str().unwrap().to_string())
         .collect();
     reasons.retain(|r| r != "GO_LIVE_KALSHI_CREDENTIALS_MISSING");
-    assert_eq!(reasons, vec!["GO_LIVE_PREFLIGHT_UNAVAILABLE"], "{result}");
+    assert_eq!(reasons, vec!["GO_LIVE_PREFLIGHT_FAILED"], "{result}");
     assert_eq!(result["facts"]["latest_gate"][0], "PASS");
     assert_eq!(result["facts"]["breaker"], "NORMAL");
     assert_eq!(strategy(&stack, "fair_value")["mode"], "paper");
