@@ -1133,17 +1133,7 @@ pub async fn reconcile_paper(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, R
             detail: format!("integrity: {detail}"),
         };
     }
-    let (outcome_name, severity) = match &outcome {
-        ReconciliationOutcome::Clean => ("clean", None),
-        ReconciliationOutcome::Drift { severity, .. } => (
-            "drift",
-            Some(match severity {
-                DriftSeverity::Caution => "CAUTION",
-                DriftSeverity::Halt => "HALT",
-            }),
-        ),
-        ReconciliationOutcome::Failed { .. } => ("failed", None),
-    };
+    let (outcome_name, severity) = outcome.labels();
     let id = format!("recon-{}-{}", cx.run_id, cx.now.timestamp_millis());
     let summary = json!({
         "id": id,

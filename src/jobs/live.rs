@@ -23,7 +23,7 @@ use crate::core::kalshi_http::SubmitOutcome;
 use crate::core::money::Qty;
 use crate::core::orders::{ensure_market_clear, OrderEvent, OrderRecord, OrderState};
 use crate::core::reconcile::{self, Holdings, ReadError};
-use crate::core::risk::{Approved, DriftSeverity, Event, MarketId, ReconciliationOutcome, Side};
+use crate::core::risk::{Approved, Event, MarketId, Side};
 use crate::core::settlement::{Ledger, LedgerFill};
 use crate::core::strategy::Signal;
 use crate::kalshi_client::KalshiClient;
@@ -393,17 +393,7 @@ pub async fn reconcile(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, cycle::
         Err(e) => (0, reconcile::reconcile(&ours, Err(e), thresholds)),
     };
     let outcome = report.outcome();
-    let (outcome_name, severity) = match &outcome {
-        ReconciliationOutcome::Clean => ("clean", None),
-        ReconciliationOutcome::Drift { severity, .. } => (
-            "drift",
-            Some(match severity {
-                DriftSeverity::Caution => "CAUTION",
-                DriftSeverity::Halt => "HALT",
-            }),
-        ),
-        ReconciliationOutcome::Failed { .. } => ("failed", None),
-    };
+    let (outcome_name, severity) = outcome.labels();
     let id = format!("recon-live-{}-{}", cx.run_id, cx.now.timestamp_millis());
     let summary = json!({
         "id": id,

@@ -51,6 +51,24 @@ pub enum ReconciliationOutcome {
     Failed { detail: String },
 }
 
+impl ReconciliationOutcome {
+    /// How a stored reconciliation names itself: `clean | drift | failed`, and for drift the
+    /// breaker state it escalates to (`CAUTION | HALT`).
+    pub fn labels(&self) -> (&'static str, Option<&'static str>) {
+        match self {
+            ReconciliationOutcome::Clean => ("clean", None),
+            ReconciliationOutcome::Drift { severity, .. } => (
+                "drift",
+                Some(match severity {
+                    DriftSeverity::Caution => "CAUTION",
+                    DriftSeverity::Halt => "HALT",
+                }),
+            ),
+            ReconciliationOutcome::Failed { .. } => ("failed", None),
+        }
+    }
+}
+
 /// Everything that can happen to the governor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -605,5 +623,28 @@ fn change_limits(
             }));
             fx.push(Effect::Rejected(e));
         }
+    }
+}
+
+#[cfg(test)]
+mod outcome_label_tests {
+    use super::*;
+
+    #[test]
+    fn stored_reconciliations_name_their_outcome_and_escalation() {
+        assert_eq!(ReconciliationOutcome::Clean.labels(), ("clean", None));
+        let drift = |severity| ReconciliationOutcome::Drift {
+            severity,
+            detail: String::new(),
+        };
+        assert_eq!(
+            drift(DriftSeverity::Caution).labels(),
+            ("drift", Some("CAUTION"))
+        );
+        assert_eq!(drift(DriftSeverity::Halt).labels(), ("drift", Some("HALT")));
+        let failed = ReconciliationOutcome::Failed {
+            detail: "venue down".into(),
+        };
+        assert_eq!(failed.labels(), ("failed", None));
     }
 }
