@@ -15,7 +15,6 @@
 //! them too, and configuration refuses such short secrets). Hits name the secret and the file,
 //! never the value.
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -82,38 +81,34 @@ pub fn find_registered(bytes: &[u8]) -> Option<String> {
     Finder::new(&all).find(bytes).map(str::to_string)
 }
 
-/// A multi-value search: an index by each value's first [`MIN_LEN`] bytes, one pass per input.
+/// A multi-value search (Aho-Corasick: one pass per input whatever the number of values; the
+/// sweep reads hundreds of megabytes of local state against a few hundred values).
 pub struct Finder<'a> {
-    by_prefix: HashMap<&'a [u8], Vec<&'a Secret>>,
+    names: Vec<&'a str>,
+    automaton: Option<aho_corasick::AhoCorasick>,
 }
 
 impl<'a> Finder<'a> {
     pub fn new(secrets: &'a [Secret]) -> Finder<'a> {
-        let mut by_prefix: HashMap<&'a [u8], Vec<&'a Secret>> = HashMap::new();
-        for s in secrets.iter().filter(|(_, v)| v.len() >= MIN_LEN) {
-            by_prefix
-                .entry(&s.1.as_bytes()[..MIN_LEN])
-                .or_default()
-                .push(s);
+        let kept: Vec<&'a Secret> = secrets.iter().filter(|(_, v)| v.len() >= MIN_LEN).collect();
+        let automaton = if kept.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::new(kept.iter().map(|(_, v)| v.as_bytes()))
+                    .expect("secret values build a search automaton"),
+            )
+        };
+        Finder {
+            names: kept.iter().map(|(n, _)| n.as_str()).collect(),
+            automaton,
         }
-        Finder { by_prefix }
     }
 
     /// The name of the first secret found in `bytes`.
     pub fn find(&self, bytes: &[u8]) -> Option<&'a str> {
-        if self.by_prefix.is_empty() || bytes.len() < MIN_LEN {
-            return None;
-        }
-        for i in 0..=bytes.len() - MIN_LEN {
-            if let Some(candidates) = self.by_prefix.get(&bytes[i..i + MIN_LEN]) {
-                for (name, value) in candidates {
-                    if bytes[i..].starts_with(value.as_bytes()) {
-                        return Some(name.as_str());
-                    }
-                }
-            }
-        }
-        None
+        let m = self.automaton.as_ref()?.find(bytes)?;
+        Some(self.names[m.pattern().as_usize()])
     }
 }
 
