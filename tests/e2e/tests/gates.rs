@@ -588,8 +588,23 @@ fn a_paper_history_built_by_the_trading_cycle_reaches_pass_and_go_live_checks_ev
         .all(|c| c["pass"] == true));
 
     // A full audit verification, then go-live: one operator is refused; with two, every
-    // precondition but the security preflight (not deployed yet) holds, so the approval fails
-    // with that reason alone and the strategy stays on paper.
+    // precondition but the security checklist (which a fresh local stack fails) holds, so the
+    // approval fails with that reason alone and the strategy stays on paper. Verification reads
+    // the R2 mirror, so wait until it has caught up with the log.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let r = stack.get("/admin/audit/status", Some(&stack.tokens.admin));
+        assert_eq!(r.status, 200, "{}", r.text());
+        if r.json()["mirror"]["lag"] == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the R2 mirror never caught up: {}",
+            r.text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     let r = stack.json(
         "POST",
         "/admin/audit/verify",
