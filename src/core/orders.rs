@@ -454,5 +454,88 @@ pub fn ensure_market_clear<'a>(
     }
 }
 
+/// The reason an interrupted order carries once recovered.
+pub const INTERRUPTED: &str = "CYCLE_INTERRUPTED";
+
+/// What recovering an interrupted order did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// The order's new, terminal record.
+    pub order: OrderRecord,
+    /// Fills of the ledger the record did not count yet (now counted).
+    pub fills_adopted: usize,
+}
+
+/// Recovers an order a stopped cycle left behind, deterministically, from what is on record.
+///
+/// - `intent` (the governor may hold a reservation; nothing was audited or executed) →
+///   `rejected` with reason [`INTERRUPTED`].
+/// - a **paper** order in `submitted` (audited, not executed, or executed without its new
+///   state being stored) → the ledger's fills of this order (`recorded`, matched by client
+///   order id) are applied once each, then what is left is cancelled: `filled` if the ledger
+///   filled it completely, else `cancelled` with reason [`INTERRUPTED`]. A stale signal is never
+///   executed again, and a fill is never counted twice.
+///
+/// Live orders in `submitted` are not recovered here: only the venue knows whether they
+/// arrived (reconciliation resolves them). Anything else is refused
+/// ([`OrderError::InvalidTransition`]). The caller releases the order's reservation.
+pub fn recover_interrupted(
+    order: &OrderRecord,
+    paper: bool,
+    recorded: &[crate::core::settlement::LedgerFill],
+    now: DateTime<Utc>,
+) -> Result<Recovered, OrderError> {
+    let invalid = || OrderError::InvalidTransition {
+        from: order.state,
+        event: "recover_interrupted",
+    };
+    match order.state {
+        OrderState::Intent => {
+            let next = order.apply(
+                OrderEvent::Refuse {
+                    reason: INTERRUPTED.to_string(),
+                },
+                now,
+            )?;
+            Ok(Recovered {
+                order: next,
+                fills_adopted: 0,
+            })
+        }
+        OrderState::Submitted if paper => {
+            let mut next = order.clone();
+            let mut adopted = 0;
+            for f in recorded.iter().filter(|f| {
+                f.client_order_id == order.client_order_id && !order.fill_ids.contains(&f.fill_id)
+            }) {
+                if f.market != order.market {
+                    return Err(OrderError::VenueInconsistent {
+                        detail: format!("fill {} is on market {}", f.fill_id, f.market),
+                    });
+                }
+                next = next.apply(
+                    OrderEvent::Fill {
+                        fill_id: f.fill_id.clone(),
+                        qty: f.qty,
+                        fee: f.fee,
+                    },
+                    now,
+                )?;
+                adopted += 1;
+            }
+            if next.state != OrderState::Filled {
+                next = next.apply(OrderEvent::CancelConfirmed, now)?;
+                next.reason = Some(INTERRUPTED.to_string());
+            }
+            next.updated_at = now;
+            Ok(Recovered {
+                order: next,
+                fills_adopted: adopted,
+            })
+        }
+        _ => Err(invalid()),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -2,18 +2,21 @@
 //!
 //! 1. `governor_sync` — fills the ledger holds but the risk governor has not confirmed (a cycle
 //!    that stopped between the two) are sent again; a replay the governor already has is fine.
-//! 2. `pairs` — every pair's rules hashes are compared with what ingestion last stored; a pair
+//! 2. `recover_orders` — orders an earlier cycle left mid-way are recovered deterministically
+//!    ([`recover_orders`]): no stale signal is executed, no fill counted twice, the
+//!    reservation released.
+//! 3. `pairs` — every pair's rules hashes are compared with what ingestion last stored; a pair
 //!    whose rules changed goes back to review (audited). The tradable ones are kept.
-//! 3. `signals` — each tradable pair is evaluated by each strategy not `disabled`
+//! 4. `signals` — each tradable pair is evaluated by each strategy not `disabled`
 //!    (`core::strategy`); every signal is stored (the forecast record). Then, per signal, its
 //!    order: deterministic client order id (an order that exists is left alone, so a re-run in
 //!    the same bucket does nothing), risk governor check, audit append before submission, then
 //!    execution by the strategy's mode ([`execute`]): paper fills against the ingested book
 //!    (`core::paper`), live goes to Kalshi (`jobs::live`). No order is created
 //!    while the breaker is in HALT.
-//! 4. `settlement` — positions in markets ingestion saw resolved close into closed trades with
+//! 5. `settlement` — positions in markets ingestion saw resolved close into closed trades with
 //!    realised P&L (`core::settlement`); the governor is told (`Settlement`).
-//! 5. `reconcile` — the position book against a replay of the fill ledger
+//! 6. `reconcile` — the position book against a replay of the fill ledger
 //!    (`core::reconcile`), and the integrity gate (`core::integrity`); violations are stored,
 //!    the outcome goes to the governor (drift/orphans escalate the breaker) and the audit log.
 //!
@@ -180,6 +183,10 @@ async fn steps(cx: &Cx<'_>, rec: &mut Recorder<'_>) {
     rec.record("governor_sync", t, end).await;
 
     let t = crate::clock::now();
+    let end = recover_orders(cx).await;
+    rec.record("recover_orders", t, end).await;
+
+    let t = crate::clock::now();
     let (end, tradable) = pairs_step(cx).await;
     rec.record("pairs", t, end).await;
 
@@ -314,6 +321,77 @@ async fn governor_sync(cx: &Cx<'_>) -> StepEnd {
         );
     }
     StepEnd::success(counts)
+}
+
+/// Recovers the orders an earlier cycle left mid-way (it stopped between an order's record and
+/// its execution): `core::orders::recover_interrupted` decides from what is on record — an
+/// `intent` is rejected, a paper order left `submitted` takes the ledger's fills of it (never
+/// executed again) and the rest is cancelled. Each recovery is audited before it is stored, and
+/// the order's reservation is released at the governor (after `governor_sync` sent it any
+/// fills). Live orders left `submitted` are resolved by live reconciliation.
+async fn recover_orders(cx: &Cx<'_>) -> StepEnd {
+    let found = match crate::store::live::interrupted_orders(cx.db, cx.run_id).await {
+        Ok(f) => f,
+        Err(e) => return StepEnd::fail(json!({}), e.code(), "database read failed"),
+    };
+    let (mut cancelled, mut filled, mut rejected, mut failures) = (0, 0, 0, 0);
+    for (order, paper) in &found {
+        match recover_one(cx, order, *paper).await {
+            Ok(state) => match state {
+                crate::core::orders::OrderState::Filled => filled += 1,
+                crate::core::orders::OrderState::Rejected => rejected += 1,
+                _ => cancelled += 1,
+            },
+            Err(code) => {
+                cx.log.error(
+                    "order_not_recovered",
+                    json!({"client_order_id": order.client_order_id, "code": code}),
+                );
+                failures += 1;
+            }
+        }
+    }
+    let counts = json!({"interrupted": found.len(), "cancelled": cancelled, "filled": filled,
+                        "rejected": rejected, "failures": failures});
+    if failures > 0 {
+        return StepEnd::fail(
+            counts,
+            "CYCLE_RECOVERY_INCOMPLETE",
+            "some interrupted orders could not be recovered",
+        );
+    }
+    StepEnd::success(counts)
+}
+
+async fn recover_one(
+    cx: &Cx<'_>,
+    order: &OrderRecord,
+    paper: bool,
+) -> Result<crate::core::orders::OrderState, String> {
+    let recorded = if paper {
+        store::market_fills(cx.db, Mode::Paper, order.market.as_str())
+            .await
+            .map_err(|e| e.code().to_string())?
+    } else {
+        Vec::new()
+    };
+    let r = crate::core::orders::recover_interrupted(order, paper, &recorded, cx.now)
+        .map_err(|e| e.to_string())?;
+    audit(
+        cx,
+        "ORDER_RECOVERED",
+        json!({"mode": if paper { "paper" } else { "live" }, "from": order.state.as_str(),
+               "order": r.order, "fills_adopted": r.fills_adopted}),
+    )
+    .await?;
+    store::update_order(cx.db, &r.order, None)
+        .await
+        .map_err(|e| e.code().to_string())?;
+    let release = Event::Cancel {
+        client_order_id: order.client_order_id.clone(),
+    };
+    governor(cx, &release, "UNKNOWN_RESERVATION").await?;
+    Ok(r.order.state)
 }
 
 /// The rules hashes of a pair's two markets as ingestion last stored them.

@@ -277,3 +277,110 @@ fn records_round_trip_through_json() {
     assert!(text.contains("\"state\":\"submitted\""));
     assert_eq!(serde_json::from_str::<OrderRecord>(&text).unwrap(), o);
 }
+
+fn ledger_fill(
+    fill_id: &str,
+    coid: &str,
+    market: &str,
+    qty: i64,
+) -> crate::core::settlement::LedgerFill {
+    crate::core::settlement::LedgerFill {
+        fill_id: fill_id.to_string(),
+        client_order_id: coid.to_string(),
+        market: MarketId::new(market),
+        side: Side::Yes,
+        action: Action::Buy,
+        qty: Qty(qty),
+        price: p(4_800),
+        fee: Usd(10_000),
+        at: t(3),
+    }
+}
+
+#[test]
+fn an_interrupted_paper_order_without_fills_is_cancelled_and_never_executed_again() {
+    let o = submitted("c1", "KXA");
+    let other = ledger_fill("f-other", "c2", "KXA", 500);
+    let r = recover_interrupted(&o, true, std::slice::from_ref(&other), t(10)).unwrap();
+    assert_eq!(r.order.state, OrderState::Cancelled);
+    assert_eq!(r.order.reason.as_deref(), Some(INTERRUPTED));
+    assert_eq!(r.order.filled, Qty::ZERO);
+    assert_eq!(r.fills_adopted, 0);
+    assert_eq!(r.order.updated_at, t(10));
+    // The same input gives the same answer.
+    assert_eq!(recover_interrupted(&o, true, &[other], t(10)).unwrap(), r);
+}
+
+#[test]
+fn an_interrupted_paper_order_adopts_its_recorded_fills_once() {
+    let o = submitted("c1", "KXA");
+    // Partly filled in the ledger: the fill is counted, the rest cancelled.
+    let part = ledger_fill("f1", "c1", "KXA", 400);
+    let r = recover_interrupted(&o, true, std::slice::from_ref(&part), t(10)).unwrap();
+    assert_eq!(r.order.state, OrderState::Cancelled);
+    assert_eq!(r.order.filled, Qty(400));
+    assert_eq!(r.order.fees, Usd(10_000));
+    assert_eq!(r.order.fill_ids, vec!["f1".to_string()]);
+    assert_eq!(r.fills_adopted, 1);
+    // Fully filled in the ledger: filled, no cancel, no reason.
+    let rest = ledger_fill("f2", "c1", "KXA", 600);
+    let r = recover_interrupted(&o, true, &[part.clone(), rest], t(10)).unwrap();
+    assert_eq!(r.order.state, OrderState::Filled);
+    assert_eq!(r.order.filled, Qty(1_000));
+    assert_eq!(r.order.reason, None);
+    assert_eq!(r.fills_adopted, 2);
+    // A fill listed twice is counted once (the second is a duplicate and refused).
+    assert_eq!(
+        recover_interrupted(&o, true, &[part.clone(), part.clone()], t(10))
+            .unwrap_err()
+            .code(),
+        "ORDER_DUPLICATE_FILL"
+    );
+    let counted = o
+        .apply(
+            OrderEvent::Fill {
+                fill_id: "f1".into(),
+                qty: Qty(400),
+                fee: Usd(10_000),
+            },
+            t(3),
+        )
+        .unwrap();
+    // Recovery refuses a partly filled record (it is not interrupted) and a fill that
+    // would overfill or sits on another market.
+    assert!(recover_interrupted(&counted, true, &[], t(10)).is_err());
+    let big = ledger_fill("f3", "c1", "KXA", 1_001);
+    assert_eq!(
+        recover_interrupted(&o, true, &[big], t(10))
+            .unwrap_err()
+            .code(),
+        "ORDER_OVERFILL"
+    );
+    let elsewhere = ledger_fill("f4", "c1", "KXB", 100);
+    assert_eq!(
+        recover_interrupted(&o, true, &[elsewhere], t(10))
+            .unwrap_err()
+            .code(),
+        "ORDER_VENUE_INCONSISTENT"
+    );
+}
+
+#[test]
+fn an_interrupted_intent_is_rejected_and_a_live_submission_is_left_to_reconciliation() {
+    let i = intent("c1", "KXA");
+    let o = OrderRecord::intent(&i, t(0));
+    for paper in [true, false] {
+        let r = recover_interrupted(&o, paper, &[], t(10)).unwrap();
+        assert_eq!(r.order.state, OrderState::Rejected);
+        assert_eq!(r.order.reason.as_deref(), Some(INTERRUPTED));
+    }
+    let live = submitted("c1", "KXA");
+    assert_eq!(
+        recover_interrupted(&live, false, &[], t(10))
+            .unwrap_err()
+            .code(),
+        "ORDER_INVALID_TRANSITION"
+    );
+    let done = live.apply(OrderEvent::CancelConfirmed, t(3)).unwrap();
+    assert!(recover_interrupted(&done, true, &[], t(10)).is_err());
+}

@@ -492,3 +492,98 @@ fn violations_are_found_escalate_the_breaker_and_are_resolved_by_an_operator() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(stack.get("/admin/reconcile/latest", None).status == 401);
 }
+
+/// A cycle that stopped after recording its paper order as `submitted` (audited, reservation
+/// held at the governor) and before executing it: the next cycle recovers the order first —
+/// cancelled, never executed against a later book, its reservation released — and the signal's
+/// bucket does not make a second order.
+#[test]
+fn an_interrupted_paper_order_is_cancelled_by_the_next_cycle_and_its_reservation_released() {
+    let stack = Stack::start(StackConfig::default());
+    let mut sources = SIMULATED_SOURCES.to_vec();
+    sources.push("anthropic");
+    stack.approve_sources(&sources);
+    let r = stack.json("POST", "/admin/ingest/run", &stack.tokens.alice, &json!({}));
+    assert_eq!(r.status, 200, "ingest: {}", r.text());
+    approve_pair(&stack, TICKER, CONDITION);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let t1 = (now_ms / 300_000 + 1) * 300_000;
+    // Halted, the cycle records the signal and makes no order.
+    transition(&stack, "HALT", "e2e: signal only");
+    let run = cycle(&stack, t1);
+    assert_eq!(
+        step(&run, "recover_orders")["counts"]["interrupted"],
+        0,
+        "{run}"
+    );
+    assert_eq!(step(&run, "signals")["counts"]["skipped_halt"], 1, "{run}");
+    transition(&stack, "RECOVERY", "e2e: clean reconciliation");
+    transition(&stack, "NORMAL", "e2e: resume");
+    let sig = get(&stack, &format!("/admin/signals?market={TICKER}"))["signals"][0].clone();
+    let coid = sig["client_order_id"].as_str().unwrap().to_string();
+    let qty = sig["qty_e2"].as_i64().unwrap();
+    let limit = sig["limit_price_e4"].as_i64().unwrap();
+
+    // What the stopped cycle left: the governor's reservation for the order (its check) and
+    // the order on record as `submitted`.
+    let intent = json!({"client_order_id": coid, "market": TICKER, "side": "yes", "action": "buy",
+                        "qty": qty, "limit_price": limit, "kind": "new"});
+    let r = stack.json("POST", "/admin/risk/check", &stack.tokens.admin, &intent);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["verdict"]["approved"], true, "{}", r.text());
+    assert_eq!(get(&stack, "/admin/risk")["book"]["open_reservations"], 1);
+    let body = json!({"client_order_id": coid, "venue_order_id": null, "market": TICKER,
+                      "side": "yes", "action": "buy", "qty": qty, "limit_price": limit,
+                      "filled": 0, "fees": 0, "state": "submitted", "reason": null,
+                      "fill_ids": [], "updated_at": t1 + 30_000});
+    stack.d1(&format!(
+        "INSERT INTO orders (client_order_id, signal_id, strategy_id, mode, market, side, action, \
+         qty_e2, limit_price_e4, state, body, run_id, created_at, updated_at) VALUES ('{coid}', \
+         '{}', 'fair_value', 'paper', '{TICKER}', 'yes', 'buy', {qty}, {limit}, 'submitted', \
+         '{body}', 'cycle:stopped', '{}', '{}')",
+        sig["id"].as_str().unwrap(),
+        iso(t1 + 30_000),
+        iso(t1 + 30_000)
+    ));
+
+    // The next cycle, same bucket: recovered first, then the signal finds its order taken.
+    let run = cycle(&stack, t1 + 60_000);
+    let rec = step(&run, "recover_orders");
+    assert_eq!(rec["status"], "SUCCESS", "{run}");
+    assert_eq!(rec["counts"]["interrupted"], 1, "{run}");
+    assert_eq!(rec["counts"]["cancelled"], 1, "{run}");
+    assert_eq!(
+        step(&run, "signals")["counts"]["existing_orders"],
+        1,
+        "{run}"
+    );
+    assert_eq!(step(&run, "signals")["counts"]["orders"], 0, "{run}");
+    let o = stack.d1(&format!(
+        "SELECT state, reason, filled_e2 FROM orders WHERE client_order_id = '{coid}'"
+    ));
+    assert_eq!(o[0]["state"], "cancelled", "{o:?}");
+    assert_eq!(o[0]["reason"], "CYCLE_INTERRUPTED");
+    assert_eq!(o[0]["filled_e2"], 0);
+    assert_eq!(stack.d1_count("SELECT COUNT(*) AS n FROM fills"), 0);
+    assert_eq!(stack.d1_count("SELECT COUNT(*) AS n FROM orders"), 1);
+    let risk = get(&stack, "/admin/risk");
+    assert_eq!(risk["book"]["open_reservations"], 0, "{risk}");
+    assert_eq!(
+        risk["book"]["cash_usd_micros"], 10_000_000_000_i64,
+        "{risk}"
+    );
+    let ev = get(&stack, "/admin/audit/events?limit=1000").to_string();
+    assert!(ev.contains("ORDER_RECOVERED") && ev.contains(&coid), "{ev}");
+    assert_eq!(step(&run, "reconcile")["status"], "SUCCESS", "{run}");
+
+    // Recovery is done once: the next cycle finds nothing left behind.
+    let run = cycle(&stack, t1 + 300_000);
+    assert_eq!(
+        step(&run, "recover_orders")["counts"]["interrupted"],
+        0,
+        "{run}"
+    );
+}
