@@ -123,6 +123,26 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
             sim.venues.kalshi.trading.set_rules_primary(ticker, &text);
             Response::json(200, &json!({"ticker": ticker, "rules_primary": text}))
         }
+        ("PUT", ["kalshi", "markets", ticker, "listing"]) => {
+            if sim.venues.kalshi.universe.market(ticker).is_none() {
+                return error(404, "SIM_MARKET_NOT_FOUND", &format!("no market {ticker}"));
+            }
+            let usage = "give {\"title\"?: \"<non-empty text>\", \"close_time\"?: \"<RFC 3339>\"}";
+            let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&req.body) else {
+                return error(400, "SIM_BAD_REQUEST", usage);
+            };
+            let valid = !body.is_empty()
+                && body.iter().all(|(k, v)| match (k.as_str(), v.as_str()) {
+                    ("title", Some(t)) => !t.is_empty(),
+                    ("close_time", Some(t)) => is_utc_second(t),
+                    _ => false,
+                });
+            if !valid {
+                return error(400, "SIM_BAD_REQUEST", usage);
+            }
+            sim.venues.kalshi.trading.set_listing(ticker, body.clone());
+            Response::json(200, &json!({"ticker": ticker, "listing": body}))
+        }
         ("PUT", ["anthropic", "grades"]) => match sim.venues.anthropic.install(&req.body) {
             Ok(n) => Response::json(200, &json!({ "grades": n })),
             Err(message) => error(400, "SIM_BAD_REQUEST", &message),
@@ -147,6 +167,7 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
             | ["kalshi", "portfolio"]
             | ["kalshi", "markets", _, "settle"]
             | ["kalshi", "markets", _, "rules"]
+            | ["kalshi", "markets", _, "listing"]
             | ["anthropic", "grades"],
         ) => error(
             405,
@@ -234,4 +255,17 @@ fn error(status: u16, code: &str, message: &str) -> Response {
         status,
         &json!({"error": {"code": code, "message": message, "details": {}}}),
     )
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, the shape Kalshi prints times in.
+fn is_utc_second(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
 }

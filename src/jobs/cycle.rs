@@ -19,6 +19,8 @@
 //! 6. `reconcile` — the position book against a replay of the fill ledger
 //!    (`core::reconcile`), and the integrity gate (`core::integrity`); violations are stored,
 //!    the outcome goes to the governor (drift/orphans escalate the breaker) and the audit log.
+//! 7. `discovery` — candidate pairs by title similarity are proposed and graded by the LLM
+//!    (`jobs::discovery`); they land in review, never approved.
 //!
 //! The clock of every record the cycle writes is the cron delivery's scheduled time, so a test
 //! (or a replay) can drive simulated days through `/cdn-cgi/handler/scheduled?time=`.
@@ -237,6 +239,11 @@ async fn steps(cx: &Cx<'_>, rec: &mut Recorder<'_>) {
             .await;
         }
     }
+
+    // Last: it trades nothing, and its LLM calls must not delay the steps that do.
+    let t = crate::clock::now();
+    let end = super::discovery::step(cx).await;
+    rec.record("discovery", t, end).await;
 }
 
 /// Appends one record as the cycle; `Err(code)` if the log did not confirm.

@@ -9,6 +9,7 @@
 pub mod anchor;
 pub mod audit_verify;
 pub mod cycle;
+pub mod discovery;
 pub mod fetch;
 pub mod gate;
 pub mod ingest;

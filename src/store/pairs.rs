@@ -17,6 +17,10 @@ const UPDATE: &str = "UPDATE market_pairs SET status = ?1, body = ?2, updated_at
 const MARKET: &str = "SELECT rules_hash, evidence_hash, status, result FROM markets \
      WHERE venue = ? AND market_id = ?";
 
+const KNOWN: &str = "SELECT kalshi_ticker, polymarket_condition_id FROM market_pairs";
+const LISTINGS: &str = "SELECT market_id, title, close_time FROM markets \
+     WHERE venue = ?1 AND status = 'active' ORDER BY market_id LIMIT ?2";
+
 #[derive(Deserialize)]
 struct BodyRow {
     body: String,
@@ -109,8 +113,57 @@ pub async fn update(
     Ok(changed > 0)
 }
 
+/// Every pair's two markets (kalshi ticker, condition id), whatever its status: discovery
+/// never proposes one of them again.
+pub async fn known(db: &Db) -> Result<Vec<(String, String)>, DbError> {
+    #[derive(Deserialize)]
+    struct Row {
+        kalshi_ticker: String,
+        polymarket_condition_id: String,
+    }
+    Ok(db
+        .all::<Row>(KNOWN, &[])
+        .await?
+        .into_iter()
+        .map(|r| (r.kalshi_ticker, r.polymarket_condition_id))
+        .collect())
+}
+
+/// An active market as discovery reads it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListingRow {
+    pub market_id: String,
+    pub title: String,
+    pub close_time: String,
+}
+
+/// At most `limit` active markets of `venue`, by id.
+pub async fn listings(db: &Db, venue: &str, limit: i64) -> Result<Vec<ListingRow>, DbError> {
+    db.all::<ListingRow>(LISTINGS, &[Param::Text(venue), Param::Int(limit)])
+        .await
+}
+
 /// The stored row of market `market_id` on `venue` (`kalshi` or `polymarket`).
 pub async fn market(db: &Db, venue: &str, market_id: &str) -> Result<Option<MarketRow>, DbError> {
     db.first::<MarketRow>(MARKET, &[Param::Text(venue), Param::Text(market_id)])
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_statements_pass_the_d1_gate() {
+        use crate::core::sql_guard::check_bound;
+        for (sql, n) in [
+            (super::INSERT, 6),
+            (super::GET, 1),
+            (super::LIST, 2),
+            (super::UPDATE, 5),
+            (super::MARKET, 2),
+            (super::KNOWN, 0),
+            (super::LISTINGS, 2),
+        ] {
+            check_bound(sql, n).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
 }

@@ -9,7 +9,7 @@ mod health;
 mod ingest;
 mod kalshi;
 mod ops;
-mod pairs;
+pub(crate) mod pairs;
 mod risk;
 mod security;
 mod status;

@@ -148,23 +148,30 @@ fn pair_json(pair: &Pair) -> Value {
 
 /// Grades `pair` with the LLM and stores the attempt; returns the stored pair.
 async fn assess(ctx: &RequestCtx<'_>, db: &Db, pair: Pair) -> Result<Pair, ApiError> {
-    let (kalshi, gamma) = load_markets(
-        ctx.env,
-        db,
-        &pair.kalshi_ticker,
-        &pair.polymarket_condition_id,
-    )
-    .await?;
-    let now = crate::clock::now();
+    assess_as(ctx.env, db, ctx.log, ctx.actor(), pair, crate::clock::now()).await
+}
+
+/// [`assess`] for any actor (an operator's request, or the cycle's discovery step): the LLM
+/// grades the pair from both markets' evidence; the attempt is audited, then stored.
+pub async fn assess_as(
+    env: &Env,
+    db: &Db,
+    log: &Logger,
+    actor: String,
+    pair: Pair,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Pair, ApiError> {
+    let (kalshi, gamma) =
+        load_markets(env, db, &pair.kalshi_ticker, &pair.polymarket_condition_id).await?;
     let rules = rules_of(&kalshi, &gamma);
     let texts = PairTexts::from_markets(&kalshi, &gamma, pair.polymarket_outcome)
         .map_err(|e| ApiError::new(400, e.code(), e.to_string()))?;
-    let assessment = anthropic_client::assess_pair(ctx.env, db, ctx.log, &texts, rules, now).await;
+    let assessment = anthropic_client::assess_pair(env, db, log, &texts, rules, now).await;
     let next = pair.record_assessment(assessment)?;
     audit_first(
-        ctx.env,
-        ctx.log,
-        ctx.actor(),
+        env,
+        log,
+        actor,
         "PAIR_ASSESSED",
         json!({"pair_id": next.id, "status": next.status.as_str(), "assessment": next.assessment}),
     )

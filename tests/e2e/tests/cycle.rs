@@ -587,3 +587,144 @@ fn an_interrupted_paper_order_is_cancelled_by_the_next_cycle_and_its_reservation
         "{run}"
     );
 }
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of a stored `close_time`.
+fn kalshi_time(stored: &str) -> String {
+    format!("{}Z", &stored[..19])
+}
+
+/// Discovery in the cycle: two Kalshi markets the venue retitles after two Polymarket
+/// questions (same close time) are proposed as candidates — at most one per cycle here — and
+/// graded by the LLM; an LLM error leaves its candidate `not_assessed`; nothing is approved,
+/// no unrelated pair is proposed, and an existing pair is never proposed again.
+#[test]
+fn discovery_proposes_similar_markets_for_review_one_per_cycle_and_never_approves() {
+    let stack = Stack::start(StackConfig {
+        vars: vec![("DISCOVERY_MAX_PER_CYCLE".into(), "1".into())],
+        unset: vec![],
+    });
+    let mut sources = SIMULATED_SOURCES.to_vec();
+    sources.push("anthropic");
+    stack.approve_sources(&sources);
+    let r = stack.json("POST", "/admin/ingest/run", &stack.tokens.alice, &json!({}));
+    assert_eq!(r.status, 200, "ingest: {}", r.text());
+    let poly = |condition: &str| {
+        let rows = stack.d1(&format!(
+            "SELECT title, close_time FROM markets WHERE venue = 'polymarket' AND market_id = '{condition}'"
+        ));
+        (
+            rows[0]["title"].as_str().unwrap().to_string(),
+            rows[0]["close_time"].as_str().unwrap().to_string(),
+        )
+    };
+    let (title_1, close_1) = poly(CONDITION);
+    let (title_2, close_2) = poly(CONDITION_2);
+    assert_ne!(title_1, title_2);
+    // Before: nothing similar enough in the simulator's universe.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let t1 = (now_ms / 300_000 + 1) * 300_000;
+    let run = cycle(&stack, t1);
+    let d = step(&run, "discovery");
+    assert_eq!(d["status"], "SUCCESS", "{run}");
+    assert_eq!(d["counts"]["candidates"], 0, "{run}");
+    assert!(d["counts"]["kalshi_markets"].as_i64().unwrap() > 0, "{run}");
+    assert!(
+        d["counts"]["polymarket_markets"].as_i64().unwrap() > 0,
+        "{run}"
+    );
+
+    // The venue retitles two markets: one exactly as the first question, one in other words.
+    let retitle = |ticker: &str, title: &str, close: &str| {
+        let r = stack.sim(
+            "PUT",
+            &format!("/__sim/kalshi/markets/{ticker}/listing"),
+            Some(&json!({"title": title, "close_time": kalshi_time(close)})),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    retitle(TICKER, &title_1, &close_1);
+    retitle(
+        TICKER_2,
+        &format!("{} (resolves per the rules)", title_2.trim_end_matches('?')),
+        &close_2,
+    );
+    let r = stack.sim(
+        "PUT",
+        "/__sim/anthropic/grades",
+        Some(&json!({
+            format!("{TICKER}|{CONDITION}"): "identical",
+            format!("{TICKER_2}|{CONDITION_2}"):
+                {"error": {"status": 529, "type": "overloaded_error", "message": "busy"}},
+        })),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // One per cycle, best first: the exact title.
+    let run = cycle(&stack, t1 + 300_000);
+    let d = step(&run, "discovery");
+    assert_eq!(d["status"], "SUCCESS", "{run}");
+    assert_eq!(d["counts"]["candidates"], 2, "{run}");
+    assert_eq!(d["counts"]["proposed"], 1, "{run}");
+    assert_eq!(d["counts"]["assessed"], 1, "{run}");
+    assert_eq!(d["counts"]["pairs"][0]["kalshi_ticker"], TICKER, "{run}");
+    assert_eq!(d["counts"]["pairs"][0]["score_bps"], 10_000, "{run}");
+    let assessed = get(&stack, "/admin/pairs?status=assessed");
+    let p1 = &assessed["pairs"][0];
+    assert_eq!(p1["kalshi_ticker"], TICKER, "{assessed}");
+    assert_eq!(p1["polymarket_condition_id"], CONDITION);
+    assert_eq!(
+        p1["proposer"],
+        json!({"by": "discovery", "score_bps": 10_000})
+    );
+    assert_eq!(p1["assessment"]["outcome"]["grade"], "identical", "{p1}");
+    assert!(p1["approval"].is_null());
+
+    // The next cycle proposes the other; its LLM call fails: not assessed.
+    let run = cycle(&stack, t1 + 600_000);
+    let d = step(&run, "discovery");
+    assert_eq!(d["counts"]["candidates"], 1, "{run}");
+    assert_eq!(d["counts"]["proposed"], 1, "{run}");
+    assert_eq!(d["counts"]["not_assessed"], 1, "{run}");
+    let na = get(&stack, "/admin/pairs?status=not_assessed");
+    let p2 = &na["pairs"][0];
+    assert_eq!(p2["kalshi_ticker"], TICKER_2, "{na}");
+    assert_eq!(p2["polymarket_condition_id"], CONDITION_2);
+    assert_eq!(p2["proposer"]["by"], "discovery");
+    assert!(
+        p2["proposer"]["score_bps"].as_i64().unwrap() >= 5_000,
+        "{p2}"
+    );
+    assert!(
+        p2["proposer"]["score_bps"].as_i64().unwrap() < 10_000,
+        "{p2}"
+    );
+    assert_eq!(p2["assessment"]["outcome"]["result"], "failed", "{p2}");
+    // Discovery never approves; the approval is an operator's, and an unassessed pair's is
+    // refused.
+    assert_eq!(
+        get(&stack, "/admin/pairs?status=approved")["pairs"],
+        json!([])
+    );
+    let r = stack.json(
+        "POST",
+        &format!("/admin/pairs/{}/approve", p2["id"].as_str().unwrap()),
+        &stack.tokens.bob,
+        &json!({"notes": "no"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    // Only these two: nothing unrelated was proposed; and nothing is proposed again.
+    assert_eq!(stack.d1_count("SELECT COUNT(*) AS n FROM market_pairs"), 2);
+    let run = cycle(&stack, t1 + 900_000);
+    let d = step(&run, "discovery");
+    assert_eq!(d["counts"]["candidates"], 0, "{run}");
+    assert_eq!(d["counts"]["proposed"], 0, "{run}");
+    assert_eq!(stack.d1_count("SELECT COUNT(*) AS n FROM market_pairs"), 2);
+    let ev = get(&stack, "/admin/audit/events?limit=1000").to_string();
+    assert!(
+        ev.contains("PAIR_PROPOSED") && ev.contains("system:cycle"),
+        "{ev}"
+    );
+}

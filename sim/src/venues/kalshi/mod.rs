@@ -62,7 +62,8 @@ impl Kalshi {
 
     /// A market's status and JSON as served now: a market settled through the control API is
     /// `finalized` with its result, whatever was recorded; rules replaced through the control
-    /// API are served in place of the recorded ones.
+    /// API are served in place of the recorded ones, and so are a title or close time replaced
+    /// there.
     fn view<'a>(
         &self,
         market: &'a Market,
@@ -75,11 +76,15 @@ impl Kalshi {
             ),
             None => (market.status.as_str(), Cow::Borrowed(market.json.as_str())),
         };
-        match self.trading.rules_primary(&market.ticker) {
+        let (status, json) = match self.trading.rules_primary(&market.ticker) {
             Some(text) => (
                 status,
                 Cow::Owned(trading::with_rules_primary(&json, &text)),
             ),
+            None => (status, json),
+        };
+        match self.trading.listing(&market.ticker) {
+            Some(fields) => (status, Cow::Owned(trading::with_fields(&json, &fields))),
             None => (status, json),
         }
     }

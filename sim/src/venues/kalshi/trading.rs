@@ -170,6 +170,8 @@ struct State {
     settled: HashMap<String, Settled>,
     /// `rules_primary` texts replaced through the control API, by ticker.
     rules_primary: HashMap<String, String>,
+    /// `title` / `close_time` replaced through the control API, by ticker.
+    listing: HashMap<String, Map<String, Value>>,
     /// Orders whose fills are left out of their create response (the venue still books them).
     drop_fills: u64,
     dropped: u64,
@@ -188,6 +190,7 @@ impl State {
             settlements: Vec::new(),
             settled: HashMap::new(),
             rules_primary: HashMap::new(),
+            listing: HashMap::new(),
             drop_fills: 0,
             dropped: 0,
             seq: 0,
@@ -483,6 +486,20 @@ impl Trading {
         self.lock()
             .rules_primary
             .insert(ticker.to_string(), text.to_string());
+    }
+
+    /// Replaces fields of a market's listing (`title`, `close_time`) as served from now on.
+    pub fn set_listing(&self, ticker: &str, fields: Map<String, Value>) {
+        self.lock()
+            .listing
+            .entry(ticker.to_string())
+            .or_default()
+            .extend(fields);
+    }
+
+    /// The replaced listing fields of `ticker`, if any.
+    pub fn listing(&self, ticker: &str) -> Option<Map<String, Value>> {
+        self.lock().listing.get(ticker).cloned()
     }
 
     /// The replaced `rules_primary` of `ticker`, if any.
@@ -1097,6 +1114,15 @@ pub fn with_rules_primary(json_text: &str, text: &str) -> String {
         return json_text.to_string();
     };
     m.insert("rules_primary".to_string(), json!(text));
+    Value::Object(m).to_string()
+}
+
+/// The market's JSON with `fields` replaced.
+pub fn with_fields(json_text: &str, fields: &Map<String, Value>) -> String {
+    let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(json_text) else {
+        return json_text.to_string();
+    };
+    m.extend(fields.clone());
     Value::Object(m).to_string()
 }
 
