@@ -29,6 +29,10 @@ pub enum FaultKind {
     RateLimit,
     /// Close the connection without answering.
     Drop,
+    /// Serve the request twice and answer with the second response: a request the venue
+    /// handled that a proxy or connection retry sent again (an order create answers 409,
+    /// its client order id already taken by the first).
+    Replay,
 }
 
 impl FaultKind {
@@ -40,6 +44,7 @@ impl FaultKind {
             FaultKind::Delay => "delay",
             FaultKind::RateLimit => "rate_limit",
             FaultKind::Drop => "drop",
+            FaultKind::Replay => "replay",
         }
     }
 }

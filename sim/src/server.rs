@@ -101,6 +101,10 @@ impl Sim {
                         Reply::Respond(resp)
                     }
                     FaultKind::Drop => Reply::Drop,
+                    FaultKind::Replay => {
+                        let _first = self.venues.handle(req);
+                        Reply::Respond(self.venues.handle(req))
+                    }
                 }
             }
         };

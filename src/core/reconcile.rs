@@ -6,18 +6,19 @@
 //! Kalshi's `position_fp`). Findings:
 //! - an **orphan** — the venue holds a position we do not know, we hold one the venue does not
 //!   have, or a fill exists on one side only (a dropped fill is exactly this) — sends the
-//!   breaker to HALT whatever its size;
+//!   breaker to HALT whatever its size; so does a settlement one side does not show or shows
+//!   differently ([`check_settlements`], live);
 //! - otherwise the **drift** `Σ |ours − theirs| / max(Σ |ours|, Σ |theirs|)`, in basis points
 //!   rounded up, is CAUTION at `caution_bps` (default 200 = 2%) and HALT at `halt_bps`
 //!   (default 500 = 5%); a smaller drift is reported but clean.
 //!
 //! The result maps onto [`ReconciliationOutcome`], the RiskGovernor's input.
 
-use crate::core::money::Qty;
+use crate::core::money::{Qty, Usd};
 use crate::core::orders::{OrderEvent, OrderRecord, OrderState};
 use crate::core::risk::{DriftSeverity, MarketId, ReconciliationOutcome};
-use crate::core::settlement::Ledger;
-use crate::venues::kalshi::{MarketPosition, VenueFill, VenueOrder};
+use crate::core::settlement::{ClosedTrade, Exit, Ledger, LedgerFill};
+use crate::venues::kalshi::{MarketPosition, VenueFill, VenueOrder, VenueSettlement};
 use crate::venues::PageParse;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -246,6 +247,22 @@ pub enum Finding {
     /// A fill we recorded that the venue does not list.
     #[serde(rename = "RECONCILE_FILL_MISSING_AT_VENUE")]
     FillMissingAtVenue { fill_id: String, market: MarketId },
+    /// The venue settled a market we traded; our books have no settlement of it.
+    #[serde(rename = "RECONCILE_SETTLEMENT_NOT_RECORDED")]
+    SettlementNotRecorded { market: MarketId, revenue: Usd },
+    /// Our settlement of a market disagrees with the venue's record (`field`: `revenue` —
+    /// our exit value against its payout — or `fees` — our fills' fees against its
+    /// `fee_cost`).
+    #[serde(rename = "RECONCILE_SETTLEMENT_MISMATCH")]
+    SettlementMismatch {
+        market: MarketId,
+        field: &'static str,
+        ours: Usd,
+        venue: Usd,
+    },
+    /// We closed a position by settlement that the venue has no settlement record of.
+    #[serde(rename = "RECONCILE_SETTLEMENT_MISSING_AT_VENUE")]
+    SettlementMissingAtVenue { market: MarketId },
 }
 
 impl Finding {
@@ -256,6 +273,9 @@ impl Finding {
             Finding::QtyMismatch { .. } => "RECONCILE_QTY_MISMATCH",
             Finding::UnrecordedVenueFill { .. } => "RECONCILE_UNRECORDED_VENUE_FILL",
             Finding::FillMissingAtVenue { .. } => "RECONCILE_FILL_MISSING_AT_VENUE",
+            Finding::SettlementNotRecorded { .. } => "RECONCILE_SETTLEMENT_NOT_RECORDED",
+            Finding::SettlementMismatch { .. } => "RECONCILE_SETTLEMENT_MISMATCH",
+            Finding::SettlementMissingAtVenue { .. } => "RECONCILE_SETTLEMENT_MISSING_AT_VENUE",
         }
     }
 
@@ -282,6 +302,21 @@ impl fmt::Display for Finding {
             Finding::UnrecordedVenueFill { fill_id, market }
             | Finding::FillMissingAtVenue { fill_id, market } => {
                 write!(f, "{code}: fill_id={fill_id} market={market}")
+            }
+            Finding::SettlementNotRecorded { market, revenue } => {
+                write!(f, "{code}: market={market} venue_revenue={revenue}")
+            }
+            Finding::SettlementMismatch {
+                market,
+                field,
+                ours,
+                venue,
+            } => write!(
+                f,
+                "{code}: market={market} field={field} ours={ours} venue={venue}"
+            ),
+            Finding::SettlementMissingAtVenue { market } => {
+                write!(f, "{code}: market={market}")
             }
         }
     }
@@ -413,6 +448,67 @@ pub fn reconcile(
         failure: None,
         thresholds,
     }
+}
+
+/// Live settlements: the venue's settlement records (every page of `/portfolio/settlements`)
+/// against our closed trades and fill ledger. For each market the venue settled that we
+/// traded: our books must hold its settlement, at the venue's payout, and our fills' fees must
+/// be the venue's `fee_cost`; and each of our settlements must be on the venue's record.
+/// Every finding here is an orphan (money moved that one side does not show): HALT.
+pub fn check_settlements(
+    venue: &[VenueSettlement],
+    trades: &[ClosedTrade],
+    fills: &[LedgerFill],
+) -> Vec<Finding> {
+    let mut fees: BTreeMap<&str, i64> = BTreeMap::new();
+    for f in fills {
+        *fees.entry(f.market.as_str()).or_default() += f.fee.micros();
+    }
+    let mut settled: BTreeMap<&str, i64> = BTreeMap::new();
+    for t in trades {
+        if matches!(t.exit, Exit::Settlement { .. }) {
+            *settled.entry(t.market.as_str()).or_default() += t.exit_value.micros();
+        }
+    }
+    let mut findings = Vec::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for s in venue {
+        let market = s.ticker.as_str();
+        if !seen.insert(market) || !fees.contains_key(market) {
+            continue;
+        }
+        let revenue = Usd(s.revenue_cents.saturating_mul(10_000));
+        match settled.get(market) {
+            None => findings.push(Finding::SettlementNotRecorded {
+                market: MarketId::new(market),
+                revenue,
+            }),
+            Some(&ours) if ours != revenue.micros() => findings.push(Finding::SettlementMismatch {
+                market: MarketId::new(market),
+                field: "revenue",
+                ours: Usd(ours),
+                venue: revenue,
+            }),
+            Some(_) => {}
+        }
+        let our_fees = fees.get(market).copied().unwrap_or(0);
+        if our_fees != s.fee_cost.micros() {
+            findings.push(Finding::SettlementMismatch {
+                market: MarketId::new(market),
+                field: "fees",
+                ours: Usd(our_fees),
+                venue: s.fee_cost,
+            });
+        }
+    }
+    for market in settled.keys() {
+        if !seen.contains(market) {
+            findings.push(Finding::SettlementMissingAtVenue {
+                market: MarketId::new(*market),
+            });
+        }
+    }
+    findings
 }
 
 /// For each of our `unknown` (or still `submitted`) orders, the event that settles it from a

@@ -167,6 +167,12 @@ pub enum LedgerError {
     UnsupportedResult {
         result: String,
     },
+    /// The venue settled a different count than we hold.
+    SettlementMismatch {
+        market: MarketId,
+        ours: Qty,
+        venue: Qty,
+    },
     Overflow,
 }
 
@@ -176,6 +182,7 @@ impl LedgerError {
             LedgerError::DuplicateFill { .. } => "LEDGER_DUPLICATE_FILL",
             LedgerError::InvalidFill { .. } => "LEDGER_INVALID_FILL",
             LedgerError::UnsupportedResult { .. } => "LEDGER_RESULT_UNSUPPORTED",
+            LedgerError::SettlementMismatch { .. } => "LEDGER_SETTLEMENT_MISMATCH",
             LedgerError::Overflow => "LEDGER_ARITHMETIC_OVERFLOW",
         }
     }
@@ -193,6 +200,15 @@ impl fmt::Display for LedgerError {
             LedgerError::UnsupportedResult { result } => {
                 write!(f, "{}: result={result:?}", self.code())
             }
+            LedgerError::SettlementMismatch {
+                market,
+                ours,
+                venue,
+            } => write!(
+                f,
+                "{}: market={market} ours={ours} venue={venue}",
+                self.code()
+            ),
             LedgerError::Overflow => f.write_str(self.code()),
         }
     }
@@ -372,6 +388,86 @@ impl Ledger {
             payout,
             0,
             at,
+        )?;
+        self.positions.remove(market);
+        Ok(Some(trade))
+    }
+}
+
+/// What the venue's settlement record (`GET /portfolio/settlements`) says about one market.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueSettlementTerms {
+    pub result: Resolution,
+    /// Contracts held at settlement, signed as Kalshi nets them (YES positive, NO negative):
+    /// `yes_count − no_count`.
+    pub net: Qty,
+    /// What the venue paid out.
+    pub revenue: Usd,
+    pub at: DateTime<Utc>,
+}
+
+impl VenueSettlementTerms {
+    /// From the venue's record (`scalar` and `void` are refused, like ingested results).
+    pub fn of(s: &crate::venues::kalshi::VenueSettlement) -> Result<Self, LedgerError> {
+        let result = Resolution::from_result(&s.market_result)?.ok_or_else(|| {
+            LedgerError::UnsupportedResult {
+                result: s.market_result.clone(),
+            }
+        })?;
+        let revenue = s
+            .revenue_cents
+            .checked_mul(10_000)
+            .filter(|r| *r >= 0)
+            .ok_or(LedgerError::Overflow)?;
+        Ok(VenueSettlementTerms {
+            result,
+            net: Qty(s.yes_count.units() - s.no_count.units()),
+            revenue: Usd(revenue),
+            at: s.settled_time,
+        })
+    }
+}
+
+impl Ledger {
+    /// The venue settled `market` (live): what is held closes into a trade whose exit value is
+    /// the venue's payout (`revenue`), with no exit fee (fees were charged on the fills). The
+    /// venue's count must be what we hold, else nothing changes
+    /// ([`LedgerError::SettlementMismatch`]). `None` if we hold nothing there.
+    pub fn settle_from_venue(
+        &mut self,
+        market: &MarketId,
+        terms: &VenueSettlementTerms,
+    ) -> Result<Option<ClosedTrade>, LedgerError> {
+        let ours = self
+            .signed_positions()
+            .get(market)
+            .copied()
+            .unwrap_or(Qty::ZERO);
+        if ours.units() == 0 {
+            return Ok(None);
+        }
+        if ours != terms.net {
+            return Err(LedgerError::SettlementMismatch {
+                market: market.clone(),
+                ours,
+                venue: terms.net,
+            });
+        }
+        let Some(mut pos) = self.positions.get(market).cloned() else {
+            return Ok(None);
+        };
+        let qty = pos.qty().units();
+        let entries = take_fifo(&mut pos, qty);
+        let trade = close_trade(
+            market,
+            pos.side,
+            entries,
+            Exit::Settlement {
+                result: terms.result,
+            },
+            i128::from(terms.revenue.micros()),
+            0,
+            terms.at,
         )?;
         self.positions.remove(market);
         Ok(Some(trade))

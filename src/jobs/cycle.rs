@@ -14,8 +14,10 @@
 //!    execution by the strategy's mode ([`execute`]): paper fills against the ingested book
 //!    (`core::paper`), live goes to Kalshi (`jobs::live`). No order is created
 //!    while the breaker is in HALT.
-//! 5. `settlement` — positions in markets ingestion saw resolved close into closed trades with
-//!    realised P&L (`core::settlement`); the governor is told (`Settlement`).
+//! 5. `settlement` — paper positions in markets ingestion saw resolved, and live positions the
+//!    venue's settlement records (`/portfolio/settlements`) show settled, close into closed
+//!    trades with realised P&L linked to their entry fills (`core::settlement`); the governor
+//!    is told (`Settlement`).
 //! 6. `reconcile` — the position book against a replay of the fill ledger
 //!    (`core::reconcile`), and the integrity gate (`core::integrity`); violations are stored,
 //!    the outcome goes to the governor (drift/orphans escalate the breaker) and the audit log.
@@ -37,7 +39,7 @@ use crate::core::paper;
 use crate::core::reconcile::{self, Holdings, Thresholds};
 use crate::core::risk::{DriftSeverity, Event, FillReport, MarketId, ReconciliationOutcome};
 use crate::core::run_audit;
-use crate::core::settlement::{Exit, Ledger, LedgerFill, Resolution};
+use crate::core::settlement::{Exit, Ledger, LedgerFill, Resolution, VenueSettlementTerms};
 use crate::core::strategy::{self, Decision, ModelQuote, Signal, SignalInput};
 use crate::core::time::{format_utc, parse_utc};
 use crate::obs::Logger;
@@ -990,8 +992,9 @@ async fn execute_paper(
 }
 
 async fn settlement_step(cx: &Cx<'_>) -> StepEnd {
-    // Live positions close on the same ingested market result; the venue's own settlement
-    // and payout are checked by live reconciliation (its position goes to zero).
+    // Paper positions close on the ingested market result; live ones on the venue's own
+    // settlement record (`GET /portfolio/settlements`, every page, read once per cycle when
+    // a live position is open), at its payout. Live reconciliation checks the two agree.
     let mut positions = Vec::new();
     for mode in [Mode::Paper, Mode::Live] {
         match store::positions(cx.db, mode).await {
@@ -999,10 +1002,20 @@ async fn settlement_step(cx: &Cx<'_>) -> StepEnd {
             Err(e) => return StepEnd::fail(json!({}), e.code(), "database read failed"),
         }
     }
+    let venue = if positions.iter().any(|(m, _)| *m == Mode::Live) {
+        Some(super::live::venue_settlements(cx).await)
+    } else {
+        None
+    };
     let (mut settled, mut open, mut failures) = (0, 0, 0);
     let mut pnl: i64 = 0;
     for (mode, p) in &positions {
-        match settle_one(cx, *mode, p).await {
+        let outcome = match (mode, &venue) {
+            (Mode::Live, Some(Err(code))) => Err(code.clone()),
+            (Mode::Live, Some(Ok(records))) => settle_one(cx, *mode, p, Some(records)).await,
+            _ => settle_one(cx, *mode, p, None).await,
+        };
+        match outcome {
             Ok(Some(realised)) => {
                 settled += 1;
                 pnl += realised.micros();
@@ -1011,14 +1024,15 @@ async fn settlement_step(cx: &Cx<'_>) -> StepEnd {
             Err(code) => {
                 cx.log.error(
                     "settlement_failed",
-                    json!({"market": p.market, "code": code}),
+                    json!({"market": p.market, "mode": mode.as_str(), "code": code}),
                 );
                 failures += 1;
             }
         }
     }
     let counts = json!({"positions": positions.len(), "settled": settled, "open": open,
-                        "failures": failures, "realised_pnl_usd_micros": pnl});
+                        "failures": failures, "realised_pnl_usd_micros": pnl,
+                        "venue_settlements": venue.as_ref().and_then(|v| v.as_ref().ok()).map(Vec::len)});
     if failures > 0 {
         return StepEnd::fail(
             counts,
@@ -1029,31 +1043,52 @@ async fn settlement_step(cx: &Cx<'_>) -> StepEnd {
     StepEnd::success(counts)
 }
 
-/// Closes `p` if its market resolved; the realised P&L, or `None` while it is open.
-async fn settle_one(cx: &Cx<'_>, mode: Mode, p: &BookPosition) -> Result<Option<Usd>, String> {
+/// Closes `p` if its market resolved — by the ingested result (paper) or by the venue's
+/// settlement record among `venue` (live); the realised P&L, or `None` while it is open.
+async fn settle_one(
+    cx: &Cx<'_>,
+    mode: Mode,
+    p: &BookPosition,
+    venue: Option<&[crate::venues::kalshi::VenueSettlement]>,
+) -> Result<Option<Usd>, String> {
     let db_code = |e: DbError| e.code().to_string();
-    let row = pair_store::market(cx.db, "kalshi", p.market.as_str())
-        .await
-        .map_err(db_code)?;
-    let result = row.and_then(|r| r.result).unwrap_or_default();
-    let Some(resolution) = Resolution::from_result(&result).map_err(|e| e.code().to_string())?
-    else {
-        return Ok(None);
-    };
+    let ledger_code = |e: crate::core::settlement::LedgerError| e.to_string();
     let fills = store::market_fills(cx.db, mode, p.market.as_str())
         .await
         .map_err(db_code)?;
-    let (mut ledger, closed_by_fills) = Ledger::replay(&fills).map_err(|e| e.code().to_string())?;
-    let Some(trade) = ledger
-        .settle(&p.market, resolution, cx.now)
-        .map_err(|e| e.code().to_string())?
-    else {
+    let (mut ledger, closed_by_fills) = Ledger::replay(&fills).map_err(ledger_code)?;
+    let (resolution, trade, source) = match venue {
+        Some(records) => {
+            let Some(record) = records.iter().find(|s| s.ticker == p.market.as_str()) else {
+                return Ok(None);
+            };
+            let terms = VenueSettlementTerms::of(record).map_err(ledger_code)?;
+            let trade = ledger
+                .settle_from_venue(&p.market, &terms)
+                .map_err(ledger_code)?;
+            (terms.result, trade, "venue_settlement")
+        }
+        None => {
+            let row = pair_store::market(cx.db, "kalshi", p.market.as_str())
+                .await
+                .map_err(db_code)?;
+            let result = row.and_then(|r| r.result).unwrap_or_default();
+            let Some(resolution) = Resolution::from_result(&result).map_err(ledger_code)? else {
+                return Ok(None);
+            };
+            let trade = ledger
+                .settle(&p.market, resolution, cx.now)
+                .map_err(ledger_code)?;
+            (resolution, trade, "ingested_result")
+        }
+    };
+    let Some(trade) = trade else {
         return Ok(None);
     };
     audit(
         cx,
         "TRADE_CLOSED",
-        json!({"mode": mode.as_str(), "trade": trade}),
+        json!({"mode": mode.as_str(), "source": source, "trade": trade}),
     )
     .await?;
     let yes_value = match resolution {

@@ -13,7 +13,8 @@
 //!
 //! Reconciliation: every page of the venue's orders resolves our `submitted`/`unknown` orders
 //! (their fills are read and recorded), then every page of positions and fills is compared with
-//! the live book and ledger (`core::reconcile`). A venue fill we never recorded — a dropped
+//! the live book and ledger (`core::reconcile`), and every page of settlements with the live
+//! closed trades (`reconcile::check_settlements`: payout and fees as the venue recorded them). A venue fill we never recorded — a dropped
 //! fill — is an orphan: HALT. A read that fails is a failed reconciliation, told to the
 //! governor, never "no positions".
 
@@ -30,7 +31,7 @@ use crate::kalshi_client::KalshiClient;
 use crate::risk_client;
 use crate::store::d1::DbError;
 use crate::store::trading::{self as store, BookPosition, MarketChange, Mode};
-use crate::venues::kalshi::{TimeInForce, VenueFill};
+use crate::venues::kalshi::{TimeInForce, VenueFill, VenueSettlement};
 use serde_json::{json, Value};
 
 /// What live execution did with one order.
@@ -271,6 +272,14 @@ fn outcome_name(o: &SubmitOutcome) -> &'static str {
     }
 }
 
+/// Every page of the venue's settlement records; `Err(code)` if the client or a read failed.
+pub async fn venue_settlements(cx: &Cx<'_>) -> Result<Vec<VenueSettlement>, String> {
+    let client = KalshiClient::from_env(cx.env)
+        .await
+        .map_err(|e| e.code().to_string())?;
+    client.settlements().await.map_err(|e| e.to_string())
+}
+
 /// Whether the cycle should reconcile live: a live strategy exists or the live ledger or
 /// order book holds anything.
 pub async fn is_active(cx: &Cx<'_>) -> Result<bool, DbError> {
@@ -362,7 +371,7 @@ async fn resolve_unsettled(cx: &Cx<'_>, client: &KalshiClient) -> Result<usize, 
 /// pages), after resolving unsettled orders. Stored, audited and told to the governor.
 pub async fn reconcile(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, cycle::ReconcileError> {
     let (thresholds, _) = cycle::reconcile_config(cx.env)?;
-    let venue: Result<(usize, Holdings), ReadError> = async {
+    let venue: Result<(usize, Holdings, Vec<VenueSettlement>), ReadError> = async {
         let client = KalshiClient::from_env(cx.env)
             .await
             .map_err(|e| ReadError::Venue {
@@ -372,7 +381,12 @@ pub async fn reconcile(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, cycle::
         let resolved = resolve_unsettled(cx, &client).await?;
         let positions = client.positions().await?;
         let fills = client.fills(None).await?;
-        Ok((resolved, Holdings::from_venue(&positions, Some(&fills))))
+        let settlements = client.settlements().await?;
+        Ok((
+            resolved,
+            Holdings::from_venue(&positions, Some(&fills)),
+            settlements,
+        ))
     }
     .await;
     let book = store::positions(cx.db, Mode::Live).await?;
@@ -385,11 +399,15 @@ pub async fn reconcile(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, cycle::
         (p.market.clone(), Qty(signed))
     }))
     .with_fills(ledger.iter().map(|f| (f.fill_id.clone(), f.market.clone())));
+    let trades = store::closed_trades(cx.db, Mode::Live).await?;
     let (resolved, report) = match &venue {
-        Ok((resolved, theirs)) => (
-            *resolved,
-            reconcile::reconcile(&ours, Ok(theirs), thresholds),
-        ),
+        Ok((resolved, theirs, settlements)) => {
+            let mut report = reconcile::reconcile(&ours, Ok(theirs), thresholds);
+            report
+                .findings
+                .extend(reconcile::check_settlements(settlements, &trades, &ledger));
+            (*resolved, report)
+        }
         Err(e) => (0, reconcile::reconcile(&ours, Err(e), thresholds)),
     };
     let outcome = report.outcome();
@@ -408,6 +426,8 @@ pub async fn reconcile(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, cycle::
         "unknown_orders_resolved": resolved,
         "fills": ledger.len(),
         "positions": book.len(),
+        "closed_trades": trades.len(),
+        "venue_settlements": venue.as_ref().ok().map(|(_, _, s)| s.len()),
     });
     let seq = cycle::audit(cx, "RECONCILIATION", summary.clone())
         .await

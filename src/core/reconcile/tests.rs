@@ -259,3 +259,84 @@ fn unknown_orders_are_resolved_from_a_complete_order_read() {
     let resolved = unknown("there").apply(events[0].1.clone(), t(1)).unwrap();
     assert_eq!(resolved.state, OrderState::Filled);
 }
+
+fn settled_record(ticker: &str, revenue_cents: i64, fee_cents: i64) -> VenueSettlement {
+    VenueSettlement {
+        ticker: ticker.into(),
+        event_ticker: "E".into(),
+        market_result: "yes".into(),
+        yes_count: Qty(1_000),
+        no_count: Qty::ZERO,
+        revenue_cents,
+        fee_cost: Usd::from_cents(fee_cents).unwrap(),
+        settled_time: t(9),
+    }
+}
+
+fn entry(id: &str, market: &str, fee_cents: i64) -> LedgerFill {
+    LedgerFill {
+        fill_id: id.into(),
+        client_order_id: format!("c-{id}"),
+        market: m(market),
+        side: Side::Yes,
+        action: Action::Buy,
+        qty: Qty(1_000),
+        price: p(4_000),
+        fee: Usd::from_cents(fee_cents).unwrap(),
+        at: t(0),
+    }
+}
+
+fn settled_trade(fills: &[LedgerFill], market: &str) -> ClosedTrade {
+    let (mut ledger, _) = Ledger::replay(fills).unwrap();
+    ledger
+        .settle(&m(market), crate::core::settlement::Resolution::Yes, t(9))
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn live_settlements_agree_with_the_venues_records_or_are_findings() {
+    let fills = vec![entry("f1", "A", 17)];
+    let trade = settled_trade(&fills, "A");
+    // Agreeing: payout 10.00 (1,000 cents), fees 0.17 on both sides. A market we never
+    // traded is none of our business here.
+    let venue = vec![settled_record("A", 1_000, 17), settled_record("Z", 500, 3)];
+    assert!(check_settlements(&venue, std::slice::from_ref(&trade), &fills).is_empty());
+    // The venue settled it; we did not record it.
+    let f = check_settlements(&venue, &[], &fills);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].code(), "RECONCILE_SETTLEMENT_NOT_RECORDED");
+    assert!(f[0].is_orphan());
+    // A different payout and different fees.
+    let f = check_settlements(
+        &[settled_record("A", 990, 18)],
+        std::slice::from_ref(&trade),
+        &fills,
+    );
+    let codes: Vec<String> = f.iter().map(|x| x.to_string()).collect();
+    assert_eq!(
+        codes,
+        vec![
+            "RECONCILE_SETTLEMENT_MISMATCH: market=A field=revenue ours=10.000000 venue=9.900000"
+                .to_string(),
+            "RECONCILE_SETTLEMENT_MISMATCH: market=A field=fees ours=0.170000 venue=0.180000"
+                .to_string()
+        ],
+        "{f:?}"
+    );
+    // We settled it; the venue has no record of it.
+    let f = check_settlements(&[], std::slice::from_ref(&trade), &fills);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].code(), "RECONCILE_SETTLEMENT_MISSING_AT_VENUE");
+    // The findings halt the breaker through the report.
+    let mut r = run(&Holdings::default(), &Holdings::default());
+    r.findings.extend(f);
+    assert!(matches!(
+        r.outcome(),
+        ReconciliationOutcome::Drift {
+            severity: DriftSeverity::Halt,
+            ..
+        }
+    ));
+}

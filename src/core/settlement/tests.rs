@@ -211,3 +211,82 @@ fn trade_ids_are_deterministic() {
         .unwrap();
     assert_ne!(a.trade_id, c.trade_id);
 }
+
+fn venue_record(
+    result: &str,
+    yes: i64,
+    no: i64,
+    revenue_cents: i64,
+) -> crate::venues::kalshi::VenueSettlement {
+    crate::venues::kalshi::VenueSettlement {
+        ticker: "M".into(),
+        event_ticker: "E".into(),
+        market_result: result.into(),
+        yes_count: Qty::contracts(yes).unwrap(),
+        no_count: Qty::contracts(no).unwrap(),
+        revenue_cents,
+        fee_cost: Usd::from_cents(17).unwrap(),
+        settled_time: days(3),
+    }
+}
+
+/// Live: the venue's settlement record closes the position at its payout. Long 10 NO @ 0.40
+/// (fee 0.17), NO wins, the venue pays 1,000 cents: P&L 10.00 − 4.00 − 0.17 = 5.83; the trade
+/// names its entry fill, and is the same trade the ingested result would have closed.
+#[test]
+fn a_venue_settlement_closes_the_position_at_the_venues_payout_linked_to_its_entries() {
+    let f = fill("f1", Side::No, Action::Buy, 10, 4000, 17);
+    let (mut ledger, _) = Ledger::replay([&f]).unwrap();
+    let terms = VenueSettlementTerms::of(&venue_record("no", 0, 10, 1_000)).unwrap();
+    assert_eq!(terms.net, Qty(-1_000));
+    assert_eq!(terms.revenue, dollars(10_000_000));
+    let trade = ledger.settle_from_venue(&m(), &terms).unwrap().unwrap();
+    assert_eq!(trade.side, Side::No);
+    assert_eq!(trade.exit_value, dollars(10_000_000));
+    assert_eq!(trade.exit_fees, Usd::ZERO);
+    assert_eq!(trade.realised_pnl, dollars(5_830_000));
+    assert_eq!(trade.expected_pnl(), Some(trade.realised_pnl));
+    assert_eq!(trade.entries[0].fill_id, "f1");
+    assert_eq!(trade.closed_at, days(3));
+    let (mut again, _) = Ledger::replay([&f]).unwrap();
+    let by_result = again
+        .settle(&m(), Resolution::No, days(3))
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_result, trade);
+    // Settled once: the position is gone; settling again closes nothing.
+    assert!(ledger.position(&m()).is_none());
+    assert_eq!(ledger.settle_from_venue(&m(), &terms).unwrap(), None);
+    // The venue's payout is what counts: a short payout is realised as such.
+    let (mut short, _) = Ledger::replay([&f]).unwrap();
+    let less = VenueSettlementTerms::of(&venue_record("no", 0, 10, 900)).unwrap();
+    let t = short.settle_from_venue(&m(), &less).unwrap().unwrap();
+    assert_eq!(t.realised_pnl, dollars(4_830_000));
+}
+
+#[test]
+fn a_venue_settlement_of_another_count_or_an_unsupported_result_changes_nothing() {
+    let f = fill("f1", Side::Yes, Action::Buy, 10, 4000, 17);
+    let (mut ledger, _) = Ledger::replay([&f]).unwrap();
+    let before = ledger.clone();
+    let terms = VenueSettlementTerms::of(&venue_record("yes", 9, 0, 900)).unwrap();
+    let e = ledger.settle_from_venue(&m(), &terms).unwrap_err();
+    assert_eq!(e.code(), "LEDGER_SETTLEMENT_MISMATCH");
+    assert_eq!(ledger, before);
+    // The wrong side (NO 10 against YES 10 held) is a mismatch too.
+    let terms = VenueSettlementTerms::of(&venue_record("yes", 0, 10, 0)).unwrap();
+    assert!(ledger.settle_from_venue(&m(), &terms).is_err());
+    for result in ["scalar", "void"] {
+        assert_eq!(
+            VenueSettlementTerms::of(&venue_record(result, 10, 0, 0))
+                .unwrap_err()
+                .code(),
+            "LEDGER_RESULT_UNSUPPORTED"
+        );
+    }
+    assert!(VenueSettlementTerms::of(&venue_record("yes", 10, 0, -1)).is_err());
+    // Nothing held: nothing to close.
+    let mut empty = Ledger::default();
+    let terms = VenueSettlementTerms::of(&venue_record("yes", 10, 0, 1_000)).unwrap();
+    assert_eq!(empty.settle_from_venue(&m(), &terms).unwrap(), None);
+}

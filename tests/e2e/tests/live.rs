@@ -435,16 +435,49 @@ fn a_submission_timeout_leaves_the_order_unknown_and_never_sends_a_second_order(
         Some(&json!({"result": "yes"})),
     );
     assert_eq!(r.status, 200, "{}", r.text());
+    // It closes from the venue's settlement record (every page of /portfolio/settlements):
+    // its payout (21,300 cents) is the exit value, linked to the entry fill.
     let run = cycle(&stack, t1 + 300_000);
     assert_eq!(step(&run, "settlement")["counts"]["settled"], 1, "{run}");
+    assert_eq!(
+        step(&run, "settlement")["counts"]["venue_settlements"],
+        1,
+        "{run}"
+    );
     let trades = d1(
         &stack,
-        "SELECT mode, realised_pnl_micros, exit_kind FROM closed_trades",
+        "SELECT mode, realised_pnl_micros, exit_kind, exit_ref, exit_value_micros, \
+         exit_fees_micros, entry_fees_micros, entry_fill_ids FROM closed_trades",
     );
     assert_eq!(trades.len(), 1, "{trades:?}");
     assert_eq!(trades[0]["mode"], "live");
     assert_eq!(trades[0]["exit_kind"], "settlement");
+    assert_eq!(trades[0]["exit_ref"], "yes");
+    assert_eq!(trades[0]["exit_value_micros"], 213_000_000);
+    assert_eq!(trades[0]["exit_fees_micros"], 0);
+    assert_eq!(trades[0]["entry_fees_micros"], 3_700_000);
     assert_eq!(trades[0]["realised_pnl_micros"], 113_450_000);
+    let fill_id = d1(&stack, "SELECT fill_id FROM fills")[0]["fill_id"].clone();
+    assert_eq!(trades[0]["entry_fill_ids"], json!([fill_id]).to_string());
+    assert!(
+        portfolio_requests(&stack)
+            .iter()
+            .any(|r| r["path"] == "/trade-api/v2/portfolio/settlements" && r["status"] == 200),
+        "the Worker read the venue's settlements"
+    );
+    // Reconciliation compared the venue's record (payout, fees) with the closed trade.
+    let rec = step(&run, "reconcile_live");
+    assert_eq!(rec["status"], "SUCCESS", "{run}");
+    assert_eq!(rec["counts"]["venue_settlements"], 1, "{run}");
+    assert_eq!(rec["counts"]["closed_trades"], 1, "{run}");
+    assert_eq!(rec["counts"]["findings"], json!([]), "{run}");
+    // Idempotent: the next cycle closes nothing more.
+    let run = cycle(&stack, t1 + 600_000);
+    assert_eq!(step(&run, "settlement")["counts"]["settled"], 0, "{run}");
+    assert_eq!(
+        d1(&stack, "SELECT COUNT(*) AS n FROM closed_trades")[0]["n"],
+        1
+    );
     assert_eq!(step(&run, "reconcile_live")["status"], "SUCCESS", "{run}");
     assert_eq!(order_posts(&stack), 1);
     assert_eq!(breaker(&stack), "NORMAL");
@@ -492,5 +525,131 @@ fn a_dropped_fill_is_found_by_live_reconciliation_and_halts_the_breaker() {
     );
     assert_eq!(stored[0]["outcome"], "drift");
     assert_eq!(stored[0]["severity"], "HALT");
+    assert_every_signature_verified(&stack);
+}
+
+fn order_post_log(stack: &Stack) -> Vec<Value> {
+    portfolio_requests(stack)
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"] == "/trade-api/v2/portfolio/orders")
+        .collect()
+}
+
+fn add_fault(stack: &Stack, fault: Value) {
+    let r = stack.sim("POST", "/__sim/faults", Some(&fault));
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+/// The 409 and 429 order paths through the simulator's fault injection:
+/// - 429 on every try: bounded back-off (two retries, 0.5 s then 1 s without `Retry-After`),
+///   then the order is rejected and its reservation released; nothing placed;
+/// - 429 once: the retry after the back-off is placed;
+/// - the create is replayed (the venue books it; the answer the Worker sees is the 409 for
+///   its own client order id): the order is read back from the venue, its fills recorded —
+///   one order at the venue, no second order sent.
+#[test]
+fn order_submissions_back_off_on_429_and_resolve_a_409_by_reading_the_order_back() {
+    let stack = live_trading_stack();
+    let orders_path = "/trade-api/v2/portfolio/orders";
+    let risk = |stack: &Stack| stack.get("/admin/risk", Some(&stack.tokens.admin)).json();
+
+    // 1. Rate limited on every try.
+    add_fault(
+        &stack,
+        json!({"method": "POST", "path": orders_path, "match": "exact", "kind": "rate_limit"}),
+    );
+    let t1 = next_boundary_ms();
+    let run = cycle(&stack, t1);
+    assert_eq!(step(&run, "signals")["counts"]["live_rejected"], 1, "{run}");
+    let posts = order_post_log(&stack);
+    assert_eq!(posts.len(), 3, "one try and two retries: {posts:?}");
+    assert!(posts.iter().all(|p| p["status"] == 429), "{posts:?}");
+    let ts: Vec<i64> = posts.iter().map(|p| p["ts_ms"].as_i64().unwrap()).collect();
+    assert!(ts[1] - ts[0] >= 450, "first back-off ~500 ms: {ts:?}");
+    assert!(ts[2] - ts[1] >= 950, "second back-off ~1 s: {ts:?}");
+    assert!(ts[2] - ts[0] < 10_000, "bounded: {ts:?}");
+    let o = d1(&stack, "SELECT state, reason FROM orders");
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0]["state"], "rejected", "{o:?}");
+    assert!(
+        o[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("RATE_LIMITED_RETRIES_EXHAUSTED"),
+        "{o:?}"
+    );
+    assert_eq!(risk(&stack)["book"]["open_reservations"], 0);
+    assert_eq!(
+        stack.sim("GET", "/__sim/kalshi/portfolio", None).json()["orders"],
+        0
+    );
+    let r = stack.sim("DELETE", "/__sim/faults", None);
+    assert!(r.status < 300, "{}", r.text());
+
+    // 2. Rate limited once: placed by the retry.
+    add_fault(
+        &stack,
+        json!({"method": "POST", "path": orders_path, "match": "exact", "kind": "rate_limit",
+               "times": 1}),
+    );
+    let run = cycle(&stack, t1 + 300_000);
+    assert_eq!(step(&run, "signals")["counts"]["live_placed"], 1, "{run}");
+    let posts = order_post_log(&stack);
+    assert_eq!(posts.len(), 5, "{posts:?}");
+    assert_eq!(posts[3]["status"], 429);
+    assert_eq!(posts[4]["status"], 201);
+    assert!(posts[4]["ts_ms"].as_i64().unwrap() - posts[3]["ts_ms"].as_i64().unwrap() >= 450);
+    let placed = d1(
+        &stack,
+        "SELECT client_order_id, state, filled_e2 FROM orders WHERE state = 'filled'",
+    );
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    assert_eq!(placed[0]["filled_e2"], 21_300);
+    assert_eq!(
+        stack.sim("GET", "/__sim/kalshi/portfolio", None).json()["orders"],
+        1
+    );
+
+    // 3. The create is replayed: booked by the venue, answered 409 for our own id.
+    add_fault(
+        &stack,
+        json!({"method": "POST", "path": orders_path, "match": "exact", "kind": "replay",
+               "times": 1}),
+    );
+    let reads_before = portfolio_requests(&stack)
+        .iter()
+        .filter(|r| r["method"] == "GET" && r["path"] == orders_path)
+        .count();
+    let run = cycle(&stack, t1 + 600_000);
+    assert_eq!(step(&run, "signals")["counts"]["live_placed"], 1, "{run}");
+    let posts = order_post_log(&stack);
+    assert_eq!(posts.len(), 6, "no second order: {posts:?}");
+    assert_eq!(posts[5]["status"], 409);
+    let reads = portfolio_requests(&stack)
+        .iter()
+        .filter(|r| r["method"] == "GET" && r["path"] == orders_path)
+        .count();
+    assert!(reads > reads_before, "the order was read back");
+    let portfolio = stack.sim("GET", "/__sim/kalshi/portfolio", None).json();
+    assert_eq!(
+        portfolio["orders"], 2,
+        "one venue order per signal: {portfolio}"
+    );
+    let o = d1(
+        &stack,
+        "SELECT state, filled_e2, venue_order_id FROM orders ORDER BY created_at DESC LIMIT 1",
+    );
+    assert_eq!(o[0]["state"], "filled", "{o:?}");
+    assert_eq!(o[0]["filled_e2"], 21_300);
+    assert!(o[0]["venue_order_id"].as_str().is_some());
+    assert_eq!(
+        d1(&stack, "SELECT COUNT(*) AS n FROM fills")[0]["n"],
+        2,
+        "each placed order's fill, once"
+    );
+    // The books agree with the venue's, and nothing is held back.
+    assert_eq!(step(&run, "reconcile_live")["status"], "SUCCESS", "{run}");
+    assert_eq!(risk(&stack)["book"]["open_reservations"], 0);
+    assert_eq!(breaker(&stack), "NORMAL");
     assert_every_signature_verified(&stack);
 }
