@@ -783,3 +783,85 @@ fn a_timeout_on_submission_leaves_an_order_that_a_retry_with_the_same_id_finds()
     let orders = signed(addr, &signer, "GET", "/trade-api/v2/portfolio/orders", None).json();
     assert_eq!(orders["orders"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_replayed_order_create_is_booked_once_and_answered_with_the_recorded_409() {
+    let sim = start(400, 10);
+    let addr = sim.addr();
+    let signer = Signer::new("replay");
+    install(addr, &signer);
+    let (ticker, asks) = two_sided_market(addr);
+    let fault = send(
+        addr,
+        "POST",
+        "/__sim/faults",
+        &json!({"method": "POST", "path": "/trade-api/v2/portfolio/orders", "match": "exact",
+                "kind": "replay", "times": 1}),
+    );
+    assert_eq!(fault.status, 201);
+    let resp = signed(
+        addr,
+        &signer,
+        "POST",
+        "/trade-api/v2/portfolio/orders",
+        Some(
+            &json!({"ticker": ticker, "side": "yes", "action": "buy", "count_fp": "1.00",
+                      "yes_price_dollars": format!("0.{:04}", asks[0].0),
+                      "client_order_id": "cid-replay", "time_in_force": "immediate_or_cancel"}),
+        ),
+    );
+    assert_eq!(resp.status, 409);
+    assert_eq!(resp.json()["error"]["code"], "order_already_exists");
+    let list = signed(addr, &signer, "GET", "/trade-api/v2/portfolio/orders", None).json();
+    let orders = list["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 1, "booked once: {list}");
+    assert_eq!(orders[0]["client_order_id"], "cid-replay");
+    assert_eq!(orders[0]["status"], "executed");
+    let fills = signed(addr, &signer, "GET", "/trade-api/v2/portfolio/fills", None).json();
+    assert_eq!(fills["fills"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_market_can_be_retitled_and_rescheduled_through_the_control_api() {
+    let sim = start(400, 10);
+    let addr = sim.addr();
+    let (ticker, _) = two_sided_market(addr);
+    let path = format!("/__sim/kalshi/markets/{ticker}/listing");
+    let resp = send(
+        addr,
+        "PUT",
+        &path,
+        &json!({"title": "Will it rain in Paris?", "close_time": "2030-01-02T03:04:05Z"}),
+    );
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    let one = get(addr, &format!("/trade-api/v2/markets/{ticker}")).json();
+    assert_eq!(one["market"]["title"], "Will it rain in Paris?");
+    assert_eq!(one["market"]["close_time"], "2030-01-02T03:04:05Z");
+    let list = get(addr, "/trade-api/v2/markets?status=open&limit=1000").json();
+    let listed = list["markets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["ticker"] == ticker.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(listed["title"], "Will it rain in Paris?");
+    for bad in [
+        json!({}),
+        json!({"title": ""}),
+        json!({"close_time": "tomorrow"}),
+        json!({"status": "closed"}),
+    ] {
+        assert_eq!(send(addr, "PUT", &path, &bad).status, 400, "{bad}");
+    }
+    assert_eq!(
+        send(
+            addr,
+            "PUT",
+            "/__sim/kalshi/markets/NOPE/listing",
+            &json!({"title": "x"})
+        )
+        .status,
+        404
+    );
+}

@@ -1,6 +1,6 @@
 //! The cycle's `discovery` step: candidate pairs by text similarity
 //! (`core::pairs::discovery`) between the active Kalshi and Polymarket markets ingestion
-//! stored. At most `DISCOVERY_MAX_PER_CYCLE` new candidates per cycle (best first), never a
+//! stored (per venue the 10,000 most recently listed or changed). At most `DISCOVERY_MAX_PER_CYCLE` new candidates per cycle (best first), never a
 //! pair that exists in any status (a rejected pair is not proposed again). Each candidate is
 //! proposed as discovery (`Proposer::Discovery`, audited before it is stored) and graded by the
 //! LLM exactly as an operator's proposal is (`routes::pairs::assess_as`); it lands in review.
@@ -20,8 +20,9 @@ use crate::store::pairs as pair_store;
 use serde_json::json;
 use std::collections::HashSet;
 
-/// Most active markets per venue read for discovery.
-const MAX_LISTINGS: i64 = 5_000;
+/// Most active markets per venue read for discovery: the most recently listed or changed ones,
+/// so a new market is compared in the cycle after ingestion first stores it.
+const MAX_LISTINGS: i64 = 10_000;
 
 /// Discovery's settings from the environment.
 pub fn config(env: &worker::Env) -> Result<(DiscoveryConfig, usize), String> {

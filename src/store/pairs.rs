@@ -19,7 +19,7 @@ const MARKET: &str = "SELECT rules_hash, evidence_hash, status, result FROM mark
 
 const KNOWN: &str = "SELECT kalshi_ticker, polymarket_condition_id FROM market_pairs";
 const LISTINGS: &str = "SELECT market_id, title, close_time FROM markets \
-     WHERE venue = ?1 AND status = 'active' ORDER BY market_id LIMIT ?2";
+     WHERE venue = ?1 AND status = 'active' ORDER BY updated_at DESC, market_id LIMIT ?2";
 
 #[derive(Deserialize)]
 struct BodyRow {
@@ -137,7 +137,8 @@ pub struct ListingRow {
     pub close_time: String,
 }
 
-/// At most `limit` active markets of `venue`, by id.
+/// The `limit` most recently listed or changed active markets of `venue` (ingestion bumps
+/// `updated_at` only when a market's evidence changes), newest first.
 pub async fn listings(db: &Db, venue: &str, limit: i64) -> Result<Vec<ListingRow>, DbError> {
     db.all::<ListingRow>(LISTINGS, &[Param::Text(venue), Param::Int(limit)])
         .await
