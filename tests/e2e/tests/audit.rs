@@ -730,8 +730,8 @@ fn rotating_the_signing_key_hands_over_and_keeps_old_checkpoints_verifiable() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["kind"] == "AUDIT_SIGNING_KEY_HANDOVER")
-        .unwrap_or_else(|| panic!("no handover event: {events}"))
+        .find(|e| e["event"]["kind"] == "AUDIT_SIGNING_KEY_HANDOVER")
+        .unwrap_or_else(|| panic!("no handover event: {events}"))["event"]
         .clone();
     assert_eq!(handover_event["payload"]["previous_key_id"], old["key_id"]);
     assert_eq!(handover_event["payload"]["key_id"], rotating["key_id"]);
