@@ -247,7 +247,11 @@ fn gate_runs_write_indexed_audited_artifacts_with_provenance_and_compare() {
     assert_eq!(r.error_code(), "GATE_ARTIFACT_TAMPERED");
 
     the_daily_cron_writes_the_gate_and_the_dashboard_status(stack);
-    // The replay is off by default: the daily run wrote no replay artifact.
+    // The replay is off by default: the daily run wrote no replay artifact, and the manual route
+    // refuses and writes nothing either.
+    let r = stack.json("POST", "/admin/gates/replay/run", &admin, &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.error_code(), "REPLAY_DISABLED");
     assert_eq!(
         stack.d1_count("SELECT COUNT(*) AS n FROM gate_artifacts WHERE kind = 'gate_lift_replay'"),
         0
@@ -306,6 +310,11 @@ fn gate_lift_replay_strict_mode_fails_a_day_without_data() {
         ],
         ..Default::default()
     });
+    let admin = stack.tokens.admin.clone();
+    // On, but nothing recorded yet: the manual route says so and writes nothing.
+    let r = stack.json("POST", "/admin/gates/replay/run", &admin, &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.error_code(), "REPLAY_DATA_MISSING");
     let fixture = root()
         .join("../shared/fixtures/kalshi/paulp_candlesticks_2026-03/candlesticks-2026-03-02T23-11-55-535Z.json");
     stack.wrangler_local(&[
@@ -348,6 +357,56 @@ fn gate_lift_replay_strict_mode_fails_a_day_without_data() {
     let runs = stack.d1("SELECT status FROM runs WHERE job = 'production_gate_daily'");
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["status"], "FAIL");
+
+    // The manual route (`POST /admin/gates/replay/run`) runs the same replay and writes the same
+    // artifact: same days and outcome, its own run id, triggered by the operator, indexed,
+    // stored byte for byte as its hash says, and on record in the audit log.
+    let bad = stack.json(
+        "POST",
+        "/admin/gates/replay/run",
+        &admin,
+        &json!({"days": 2}),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    let r = stack.json("POST", "/admin/gates/replay/run", &admin, &json!({}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v = r.json();
+    let manual = &v["artifact"];
+    assert_eq!(manual["kind"], "gate_lift_replay");
+    assert_eq!(manual["status"], "FAIL");
+    assert_eq!(manual["trigger"], "manual:admin");
+    assert_eq!(manual["synthetic"], true);
+    assert_ne!(manual["run_id"], art["run_id"]);
+    for field in [
+        "days",
+        "windows",
+        "failed_days",
+        "anchor_day",
+        "config",
+        "source",
+    ] {
+        assert_eq!(manual[field], art[field], "{field}");
+    }
+    let run_id = manual["run_id"].as_str().unwrap();
+    let key = format!("gates/gate_lift_replay_{run_id}.json");
+    assert_eq!(v["index"]["r2_key"], key.as_str());
+    let bytes = r2_get(&stack, &key);
+    assert_eq!(&serde_json::from_slice::<Value>(&bytes).unwrap(), manual);
+    let rows = stack.d1(&format!(
+        "SELECT kind, status, sha256, trigger FROM gate_artifacts WHERE run_id = '{run_id}'"
+    ));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["kind"], "gate_lift_replay");
+    assert_eq!(rows[0]["sha256"], v["index"]["sha256"]);
+    assert_eq!(rows[0]["trigger"], "manual:admin");
+    let recorded: Vec<Value> = stack
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["kind"] == "GATE_GATE_LIFT_REPLAY" && e["payload"]["run_id"] == run_id)
+        .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0]["actor"], "admin");
+    assert_eq!(recorded[0]["payload"]["sha256"], v["index"]["sha256"]);
 }
 
 fn strategy(stack: &Stack, id: &str) -> Value {
