@@ -594,13 +594,16 @@ fn kalshi_time(stored: &str) -> String {
 }
 
 /// Discovery in the cycle: two Kalshi markets the venue retitles after two Polymarket
-/// questions (same close time) are proposed as candidates — at most one per cycle here — and
-/// graded by the LLM; an LLM error leaves its candidate `not_assessed`; nothing is approved,
-/// no unrelated pair is proposed, and an existing pair is never proposed again.
+/// questions (same close time) are proposed as candidates — at most four per cycle here, best
+/// first — and graded by the LLM; an LLM error leaves its candidate `not_assessed`; nothing is
+/// approved, no unrelated market is proposed, and an existing pair is never proposed again.
+/// (The simulator's Polymarket universe holds synthetic copies with the recorded questions, so
+/// a title matches several markets, equally: discovery keeps three per Kalshi market, the
+/// smallest ids first.)
 #[test]
 fn discovery_proposes_similar_markets_for_review_one_per_cycle_and_never_approves() {
     let stack = Stack::start(StackConfig {
-        vars: vec![("DISCOVERY_MAX_PER_CYCLE".into(), "1".into())],
+        vars: vec![("DISCOVERY_MAX_PER_CYCLE".into(), "4".into())],
         unset: vec![],
     });
     let mut sources = SIMULATED_SOURCES.to_vec();
@@ -617,9 +620,22 @@ fn discovery_proposes_similar_markets_for_review_one_per_cycle_and_never_approve
             rows[0]["close_time"].as_str().unwrap().to_string(),
         )
     };
+    let same_title = |title: &str, close: &str| -> Vec<String> {
+        stack
+            .d1(&format!(
+                "SELECT market_id FROM markets WHERE venue = 'polymarket' AND status = 'active' \
+                 AND title = '{}' AND close_time = '{close}' ORDER BY market_id",
+                title.replace('\'', "''")
+            ))
+            .iter()
+            .map(|r| r["market_id"].as_str().unwrap().to_string())
+            .collect()
+    };
     let (title_1, close_1) = poly(CONDITION);
     let (title_2, close_2) = poly(CONDITION_2);
     assert_ne!(title_1, title_2);
+    let best_1 = same_title(&title_1, &close_1)[0].clone();
+    let matches_2 = same_title(&title_2, &close_2);
     // Before: nothing similar enough in the simulator's universe.
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -651,59 +667,76 @@ fn discovery_proposes_similar_markets_for_review_one_per_cycle_and_never_approve
         &format!("{} (resolves per the rules)", title_2.trim_end_matches('?')),
         &close_2,
     );
+    let mut grades = serde_json::Map::new();
+    grades.insert(format!("{TICKER}|{best_1}"), json!("identical"));
+    for id in &matches_2 {
+        grades.insert(
+            format!("{TICKER_2}|{id}"),
+            json!({"error": {"status": 529, "type": "overloaded_error", "message": "busy"}}),
+        );
+    }
     let r = stack.sim(
         "PUT",
         "/__sim/anthropic/grades",
-        Some(&json!({
-            format!("{TICKER}|{CONDITION}"): "identical",
-            format!("{TICKER_2}|{CONDITION_2}"):
-                {"error": {"status": 529, "type": "overloaded_error", "message": "busy"}},
-        })),
+        Some(&Value::Object(grades)),
     );
     assert_eq!(r.status, 200, "{}", r.text());
 
-    // One per cycle, best first: the exact title.
+    // Best first, at most four: the exact title's three best matches, then the other's best.
     let run = cycle(&stack, t1 + 300_000);
     let d = step(&run, "discovery");
     assert_eq!(d["status"], "SUCCESS", "{run}");
-    assert_eq!(d["counts"]["candidates"], 2, "{run}");
-    assert_eq!(d["counts"]["proposed"], 1, "{run}");
-    assert_eq!(d["counts"]["assessed"], 1, "{run}");
-    assert_eq!(d["counts"]["pairs"][0]["kalshi_ticker"], TICKER, "{run}");
-    assert_eq!(d["counts"]["pairs"][0]["score_bps"], 10_000, "{run}");
-    let assessed = get(&stack, "/admin/pairs?status=assessed");
-    let p1 = &assessed["pairs"][0];
-    assert_eq!(p1["kalshi_ticker"], TICKER, "{assessed}");
-    assert_eq!(p1["polymarket_condition_id"], CONDITION);
+    assert!(d["counts"]["candidates"].as_i64().unwrap() > 4, "{run}");
+    assert_eq!(d["counts"]["proposed"], 4, "{run}");
+    assert_eq!(d["counts"]["assessed"], 3, "{run}");
+    assert_eq!(d["counts"]["not_assessed"], 1, "{run}");
+    let proposed = d["counts"]["pairs"].as_array().unwrap().clone();
+    assert_eq!(proposed[0]["kalshi_ticker"], TICKER, "{run}");
+    assert_eq!(
+        proposed[0]["polymarket_condition_id"],
+        best_1.as_str(),
+        "{run}"
+    );
+    assert_eq!(proposed[0]["score_bps"], 10_000, "{run}");
+    assert_eq!(proposed[3]["kalshi_ticker"], TICKER_2, "{run}");
+    let pairs = get(&stack, "/admin/pairs?limit=100")["pairs"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(pairs.len(), 4);
+    for p in &pairs {
+        // Only the retitled markets: nothing unrelated was proposed.
+        assert!(
+            p["kalshi_ticker"] == TICKER || p["kalshi_ticker"] == TICKER_2,
+            "{p}"
+        );
+        assert_eq!(p["proposer"]["by"], "discovery", "{p}");
+        assert!(p["proposer"]["score_bps"].as_i64().unwrap() >= 5_000, "{p}");
+        assert_ne!(p["status"], "approved", "{p}");
+        assert!(p["approval"].is_null());
+    }
+    let p1 = pairs
+        .iter()
+        .find(|p| p["polymarket_condition_id"] == best_1.as_str())
+        .unwrap();
     assert_eq!(
         p1["proposer"],
         json!({"by": "discovery", "score_bps": 10_000})
     );
     assert_eq!(p1["assessment"]["outcome"]["grade"], "identical", "{p1}");
-    assert!(p1["approval"].is_null());
-
-    // The next cycle proposes the other; its LLM call fails: not assessed.
-    let run = cycle(&stack, t1 + 600_000);
-    let d = step(&run, "discovery");
-    assert_eq!(d["counts"]["candidates"], 1, "{run}");
-    assert_eq!(d["counts"]["proposed"], 1, "{run}");
-    assert_eq!(d["counts"]["not_assessed"], 1, "{run}");
-    let na = get(&stack, "/admin/pairs?status=not_assessed");
-    let p2 = &na["pairs"][0];
-    assert_eq!(p2["kalshi_ticker"], TICKER_2, "{na}");
-    assert_eq!(p2["polymarket_condition_id"], CONDITION_2);
-    assert_eq!(p2["proposer"]["by"], "discovery");
-    assert!(
-        p2["proposer"]["score_bps"].as_i64().unwrap() >= 5_000,
-        "{p2}"
-    );
+    // The LLM error left the second market's candidate not assessed, and not approvable.
+    let p2 = pairs
+        .iter()
+        .find(|p| p["kalshi_ticker"] == TICKER_2)
+        .unwrap()
+        .clone();
+    assert!(matches_2.contains(&p2["polymarket_condition_id"].as_str().unwrap().to_string()));
+    assert_eq!(p2["status"], "not_assessed", "{p2}");
+    assert_eq!(p2["assessment"]["outcome"]["result"], "failed", "{p2}");
     assert!(
         p2["proposer"]["score_bps"].as_i64().unwrap() < 10_000,
         "{p2}"
     );
-    assert_eq!(p2["assessment"]["outcome"]["result"], "failed", "{p2}");
-    // Discovery never approves; the approval is an operator's, and an unassessed pair's is
-    // refused.
     assert_eq!(
         get(&stack, "/admin/pairs?status=approved")["pairs"],
         json!([])
@@ -715,13 +748,21 @@ fn discovery_proposes_similar_markets_for_review_one_per_cycle_and_never_approve
         &json!({"notes": "no"}),
     );
     assert_eq!(r.status, 409, "{}", r.text());
-    // Only these two: nothing unrelated was proposed; and nothing is proposed again.
-    assert_eq!(stack.d1_count("SELECT COUNT(*) AS n FROM market_pairs"), 2);
-    let run = cycle(&stack, t1 + 900_000);
+    // The next cycle proposes only pairs that do not exist yet.
+    let run = cycle(&stack, t1 + 600_000);
     let d = step(&run, "discovery");
-    assert_eq!(d["counts"]["candidates"], 0, "{run}");
-    assert_eq!(d["counts"]["proposed"], 0, "{run}");
-    assert_eq!(stack.d1_count("SELECT COUNT(*) AS n FROM market_pairs"), 2);
+    assert_eq!(d["status"], "SUCCESS", "{run}");
+    let again = d["counts"]["pairs"].as_array().unwrap().clone();
+    for n in &again {
+        assert!(
+            !pairs.iter().any(|p| p["id"] == n["pair_id"]),
+            "proposed again: {n}"
+        );
+    }
+    assert_eq!(
+        stack.d1_count("SELECT COUNT(*) AS n FROM market_pairs"),
+        4 + again.len() as i64
+    );
     let ev = get(&stack, "/admin/audit/events?limit=1000").to_string();
     assert!(
         ev.contains("PAIR_PROPOSED") && ev.contains("system:cycle"),
