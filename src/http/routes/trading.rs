@@ -39,9 +39,7 @@ async fn audit_first(ctx: &RequestCtx<'_>, kind: &str, payload: Value) -> Result
 }
 
 fn limit(ctx: &RequestCtx<'_>) -> Result<i64, ApiError> {
-    Ok(params::u64_at_least("limit", ctx.query("limit"), 1)?
-        .unwrap_or(100)
-        .min(500) as i64)
+    params::limit(ctx.query("limit"), 100, 500)
 }
 
 /// `GET /admin/strategies`
