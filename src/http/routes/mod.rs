@@ -75,6 +75,7 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::ApprovalReject => approvals::reject(ctx).await,
         Route::StrategyGoLive => approvals::go_live(ctx).await,
         Route::GateRun => gates::run(ctx).await,
+        Route::GateReplayRun => gates::replay_run(ctx).await,
         Route::GateLatest => gates::latest(ctx).await,
         Route::GateGet => gates::get(ctx).await,
         Route::GateCompare => gates::compare(ctx).await,
