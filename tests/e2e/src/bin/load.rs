@@ -129,8 +129,20 @@ fn scenario(stack: &Stack, name: &str, make: Make) -> Value {
     let rounds: Vec<Value> = (0..env_usize("LOAD_ROUNDS", 3).max(1))
         .map(|r| round(stack, &make, r * 1_000_000_000))
         .collect();
-    let sum = |k: &str| rounds.iter().map(|r| r[k].as_u64().unwrap_or(0)).sum::<u64>();
-    let med = |k: &str| median(rounds.iter().map(|r| r[k].as_f64().unwrap_or(f64::NAN)).collect());
+    let sum = |k: &str| {
+        rounds
+            .iter()
+            .map(|r| r[k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    let med = |k: &str| {
+        median(
+            rounds
+                .iter()
+                .map(|r| r[k].as_f64().unwrap_or(f64::NAN))
+                .collect(),
+        )
+    };
     json!({
         "scenario": name,
         "rounds": rounds.len(),
@@ -206,12 +218,10 @@ fn main() {
         scenario(&stack, "risk_dry_runs", checks),
         scenario(&stack, "audit_appends", notes),
     ];
-    let failed = results
-        .iter()
-        .any(|r| {
-            r["server_errors"].as_u64().unwrap_or(1) > 0
-                || r["transport_errors"].as_u64().unwrap_or(1) > 0
-        });
+    let failed = results.iter().any(|r| {
+        r["server_errors"].as_u64().unwrap_or(1) > 0
+            || r["transport_errors"].as_u64().unwrap_or(1) > 0
+    });
     println!("{}", json!({ "load": results }));
     if failed {
         std::process::exit(1);
