@@ -39,7 +39,7 @@ def error_envelope(ctx, response, case):
 
 
 def _whole_floats_as_integers(value):
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+    if isinstance(value, float) and value.is_integer() and -(2**63) <= value < 2**63:
         return int(value)
     if isinstance(value, list):
         return [_whole_floats_as_integers(v) for v in value]
