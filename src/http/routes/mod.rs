@@ -3,6 +3,7 @@
 mod approvals;
 pub(crate) mod audit;
 mod compliance;
+mod dashboard;
 mod evidence;
 mod gates;
 mod health;
@@ -81,5 +82,7 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::GateCompare => gates::compare(ctx).await,
         Route::AdminOpenapi => ops::openapi(ctx),
         Route::AdminMetrics => ops::metrics(ctx).await,
+        Route::AdminDashboard => dashboard::page(ctx),
+        Route::RiskEquity => risk::equity(ctx).await,
     }
 }

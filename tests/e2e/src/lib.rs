@@ -575,6 +575,34 @@ impl Stack {
         }
     }
 
+    /// Proposes the Kalshi/Polymarket pair (alice), with the simulator's Anthropic endpoint
+    /// grading it `identical`, and approves it (bob) through the admin routes; returns its id.
+    pub fn approve_pair(&self, ticker: &str, condition: &str) -> String {
+        let r = self.sim(
+            "PUT",
+            "/__sim/anthropic/grades",
+            Some(&serde_json::json!({ format!("{ticker}|{condition}"): "identical" })),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = self.json(
+            "POST",
+            "/admin/pairs",
+            &self.tokens.alice,
+            &serde_json::json!({"kalshi_ticker": ticker, "polymarket_condition_id": condition}),
+        );
+        assert_eq!(r.status, 201, "propose: {}", r.text());
+        let id = r.json()["pair"]["id"].as_str().unwrap().to_string();
+        assert_eq!(r.json()["pair"]["status"], "assessed", "{}", r.text());
+        let r = self.json(
+            "POST",
+            &format!("/admin/pairs/{id}/approve"),
+            &self.tokens.bob,
+            &serde_json::json!({"notes": "same game"}),
+        );
+        assert_eq!(r.status, 200, "approve: {}", r.text());
+        id
+    }
+
     /// Fires the cron `cron` as if scheduled at `time_ms`, through Miniflare's trigger handler
     /// (`/cdn-cgi/handler/scheduled`, which passes the time on; wrangler's `/__scheduled`
     /// always uses now); returns when the handler has finished.
