@@ -165,7 +165,14 @@ async fn read_body(req: &mut Request, kind: Body) -> Result<Value, ApiError> {
     if !content_type_is_json(req) {
         return Err(ApiError::unsupported_media_type());
     }
-    serde_json::from_slice::<Value>(&bytes).map_err(|e| error::from_body_error(&e))
+    error::parse_body(&bytes)
+}
+
+/// The request's method exactly as sent. `worker::Request::method()` maps every method it does
+/// not know (e.g. `QUERY`, `PROPFIND`) to `GET`, which would serve such a request as a GET;
+/// matched against the raw name, an unknown method is answered `405` like any other.
+fn raw_method(req: &Request) -> String {
+    req.inner().method()
 }
 
 fn parse_query(url: &worker::Url) -> Vec<(String, String)> {
@@ -183,7 +190,7 @@ async fn dispatch(
 ) -> Result<Response, ApiError> {
     let url = req.url().map_err(|_| ApiError::not_found())?;
     let path = url.path().to_string();
-    let method = req.method().to_string();
+    let method = raw_method(&req);
 
     // Admin paths are authenticated before they are matched: an unauthenticated caller gets the
     // same 401 for an existing route and a made-up one. The one exception is the dashboard's
@@ -273,7 +280,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let started = crate::clock::now_ms();
     let request_id = crate::ids::request_id();
     let log = Logger::new(request_id.clone(), crate::secrets_redactor(&env));
-    let method = req.method().to_string();
+    let method = raw_method(&req);
     let path = req.path();
     let mut identity = None;
     let mut group = "unmatched";

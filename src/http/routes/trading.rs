@@ -16,9 +16,7 @@ use worker::Response;
 const MAX_NOTES: usize = 2_000;
 
 fn limit(ctx: &RequestCtx<'_>) -> Result<i64, ApiError> {
-    Ok(params::u64_at_least("limit", ctx.query("limit"), 1)?
-        .unwrap_or(100)
-        .min(500) as i64)
+    params::limit(ctx.query("limit"), 100, 500)
 }
 
 /// `GET /admin/strategies`
