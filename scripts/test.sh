@@ -5,7 +5,8 @@
 # wrangler dev + the venue simulator on fresh local state. Ends with one summary line; exits
 # non-zero if anything failed.
 #   --long   also runs the long campaigns: every cargo-fuzz target for FUZZ_SECONDS (default 60)
-#            each (./scripts/fuzz.sh)
+#            each (./scripts/fuzz.sh), and Schemathesis over docs/openapi.yaml against a fresh
+#            local stack (./scripts/api-fuzz.sh, API_FUZZ_MAX_SECONDS, default 300)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -80,6 +81,7 @@ fi
 
 if [ "${1:-}" = "--long" ]; then
   stage fuzz ./scripts/fuzz.sh
+  stage api-fuzz ./scripts/api-fuzz.sh
 fi
 
 echo
