@@ -51,6 +51,37 @@ impl RequestCtx<'_> {
         serde_json::from_value(self.body.clone()).map_err(|e| error::from_body_error(&e))
     }
 
+    /// Appends one record as the acting operator, before the change it describes; the seq of
+    /// the record. When the log does not confirm the append, `log_event` is logged and the
+    /// answer is `503 AUDIT_UNAVAILABLE`: the change must not happen.
+    pub async fn audit_first(
+        &self,
+        kind: &str,
+        payload: Value,
+        log_event: &str,
+    ) -> Result<u64, ApiError> {
+        let record = crate::audit_client::AuditRecord {
+            actor: self.actor(),
+            kind: kind.to_string(),
+            payload,
+            evidence_hash: None,
+        };
+        match crate::audit_client::append(self.env, vec![record]).await {
+            Ok(receipts) => Ok(receipts.first().map(|r| r.seq.get()).unwrap_or_default()),
+            Err(e) => {
+                self.log.error(
+                    log_event,
+                    json!({"kind": kind, "code": e.code(), "detail": e.detail()}),
+                );
+                Err(ApiError::unavailable(
+                    crate::audit_client::AuditUnavailable::CODE,
+                    "the audit log did not confirm the append; nothing was changed",
+                )
+                .with_details(json!({"cause": e.code()})))
+            }
+        }
+    }
+
     /// The operator acting, for records. Admin handlers only run after authentication.
     pub fn actor(&self) -> String {
         self.identity
