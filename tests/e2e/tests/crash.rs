@@ -154,7 +154,7 @@ fn sigkill_mid_cycle_and_mid_ingestion_loses_nothing_and_duplicates_nothing() {
     let t3 = t2 + 300_000;
     deliver(&stack, t3);
     let ingest_3 = run(&stack, &run_id("ingest", t3));
-    assert_eq!(ingest_3["status"], "SUCCESS", "{ingest_3}");
+    assert_eq!(ingest_3["run"]["status"], "SUCCESS", "{ingest_3}");
     let cycle_3 = run(&stack, &run_id("cycle", t3));
     // The interrupted order blocked its market until this cycle's reconciliation read the
     // venue's orders and resolved it: filled, once.
@@ -170,7 +170,7 @@ fn sigkill_mid_cycle_and_mid_ingestion_loses_nothing_and_duplicates_nothing() {
     let t4 = t3 + 300_000;
     deliver(&stack, t4);
     let cycle_4 = run(&stack, &run_id("cycle", t4));
-    assert_eq!(cycle_4["status"], "SUCCESS", "{cycle_4}");
+    assert_eq!(cycle_4["run"]["status"], "SUCCESS", "{cycle_4}");
     assert_eq!(
         step(&cycle_4, "reconcile_live")["status"],
         "SUCCESS",
@@ -181,7 +181,10 @@ fn sigkill_mid_cycle_and_mid_ingestion_loses_nothing_and_duplicates_nothing() {
         "SUCCESS",
         "{cycle_4}"
     );
-    assert_eq!(run(&stack, &run_id("ingest", t4))["status"], "SUCCESS");
+    assert_eq!(
+        run(&stack, &run_id("ingest", t4))["run"]["status"],
+        "SUCCESS"
+    );
 
     // --- Nothing was done twice ---
     // Venue side: every order POST was a distinct order (a repeated client order id would be
