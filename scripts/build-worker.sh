@@ -13,8 +13,8 @@ exec 9>target/.build-worker.lock
 flock 9
 
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ]; then dirty=true; else dirty=false; fi
-inputs=$( { echo "$commit"; find src Cargo.toml Cargo.lock wrangler.toml -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
+if [ -n "$(git status --porcelain -- src assets Cargo.toml Cargo.lock 2>/dev/null)" ]; then dirty=true; else dirty=false; fi
+inputs=$( { echo "$commit"; find src assets Cargo.toml Cargo.lock wrangler.toml -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -d' ' -f1)
 stamp=build/.paulp-inputs
 if [ -f build/index.js ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$inputs" ]; then
   exit 0

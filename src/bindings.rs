@@ -37,7 +37,9 @@ pub fn plain_settings(env: &Env) -> Vec<(String, String)> {
         let Some(name) = key.as_string() else {
             continue;
         };
-        if crate::SECRET_NAMES.contains(&name.as_str()) {
+        if crate::SECRET_NAMES.contains(&name.as_str())
+            || crate::OPTIONAL_SECRET_NAMES.contains(&name.as_str())
+        {
             continue;
         }
         if let Some(value) = js_sys::Reflect::get(object, &key)

@@ -40,6 +40,10 @@ pub const SECRET_NAMES: &[&str] = &[
     "AUDIT_SIGNING_KEY",
 ];
 
+/// Secrets set only for a while (not required by the go-live checklist), redacted like the
+/// others: the audit signing key being retired during a rotation.
+pub const OPTIONAL_SECRET_NAMES: &[&str] = &["AUDIT_SIGNING_KEY_PREVIOUS"];
+
 /// Secrets of which any one satisfies the go-live checklist (operator tokens may come from
 /// either secret).
 pub const SECRET_ALTERNATIVES: &[&[&str]] = &[&["ADMIN_TOKENS", "ADMIN_TOKEN"]];
@@ -63,7 +67,7 @@ pub fn secret_presence(env: &Env) -> Vec<(String, bool)> {
 /// `ADMIN_TOKENS`) from log lines.
 pub fn secrets_redactor(env: &Env) -> Redactor {
     let mut values = Vec::new();
-    for name in SECRET_NAMES {
+    for name in SECRET_NAMES.iter().chain(OPTIONAL_SECRET_NAMES) {
         if let Ok(v) = env.secret(name) {
             let v = v.to_string();
             if *name == "ADMIN_TOKENS" {

@@ -11,7 +11,7 @@ pub mod routes;
 use crate::core::auth::Identity;
 use crate::obs::Logger;
 use error::ApiError;
-use router::{is_admin_path, match_route, Body, RouteMatch};
+use router::{match_route, needs_authentication, Body, RouteMatch};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use worker::{Env, Request, Response};
@@ -155,8 +155,9 @@ async fn dispatch(
     let method = req.method().to_string();
 
     // Admin paths are authenticated before they are matched: an unauthenticated caller gets the
-    // same 401 for an existing route and a made-up one.
-    let identity = if is_admin_path(&path) {
+    // same 401 for an existing route and a made-up one. The one exception is the dashboard's
+    // page shell (exactly `GET /admin/dashboard`), which holds no data.
+    let identity = if needs_authentication(&method, &path) {
         let id = auth::authenticate(&req, env, log).await?;
         *identity_out = Some(id.clone());
         Some(id)

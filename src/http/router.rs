@@ -8,6 +8,10 @@ pub enum Access {
     Public,
     /// An authenticated operator (bearer token or Cloudflare Access).
     Admin,
+    /// A static page shell under `/admin` served without authentication, because a browser
+    /// cannot send a bearer header when it navigates. It holds no data: every call it makes is
+    /// an `Admin` route. Exempt only for its exact method and path (see [`needs_authentication`]).
+    PageShell,
 }
 
 /// Whether a route reads a JSON body.
@@ -76,12 +80,15 @@ pub enum Route {
     ApprovalApprove,
     ApprovalReject,
     GateRun,
+    GateReplayRun,
     StrategyGoLive,
     GateLatest,
     GateGet,
     GateCompare,
     AdminOpenapi,
     AdminMetrics,
+    AdminDashboard,
+    RiskEquity,
 }
 
 /// One row of the route table.
@@ -523,6 +530,14 @@ pub const ROUTES: &[RouteSpec] = &[
         group: "governance",
     },
     RouteSpec {
+        route: Route::GateReplayRun,
+        method: "POST",
+        pattern: "/admin/gates/replay/run",
+        access: Access::Admin,
+        body: Body::OptionalJson,
+        group: "governance",
+    },
+    RouteSpec {
         route: Route::GateLatest,
         method: "GET",
         pattern: "/admin/gates/production",
@@ -562,6 +577,22 @@ pub const ROUTES: &[RouteSpec] = &[
         body: Body::None,
         group: "ops",
     },
+    RouteSpec {
+        route: Route::AdminDashboard,
+        method: "GET",
+        pattern: "/admin/dashboard",
+        access: Access::PageShell,
+        body: Body::None,
+        group: "ops",
+    },
+    RouteSpec {
+        route: Route::RiskEquity,
+        method: "GET",
+        pattern: "/admin/risk/equity",
+        access: Access::Admin,
+        body: Body::None,
+        group: "risk",
+    },
 ];
 
 /// The outcome of matching a request line against [`ROUTES`].
@@ -591,6 +622,15 @@ impl RouteMatch {
 /// they are matched, so an unauthenticated caller learns nothing about which routes exist.
 pub fn is_admin_path(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
+}
+
+/// Whether a request must be authenticated before it is matched: every admin path, except the
+/// exact method and path of a [`Access::PageShell`] route (no parameters, no trailing slash).
+pub fn needs_authentication(method: &str, path: &str) -> bool {
+    is_admin_path(path)
+        && !ROUTES
+            .iter()
+            .any(|r| r.access == Access::PageShell && r.method == method && r.pattern == path)
 }
 
 fn match_pattern(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
@@ -647,7 +687,7 @@ mod tests {
         for (i, a) in ROUTES.iter().enumerate() {
             assert!(a.pattern.starts_with('/'), "{}", a.pattern);
             assert_eq!(
-                a.access == Access::Admin,
+                matches!(a.access, Access::Admin | Access::PageShell),
                 is_admin_path(a.pattern),
                 "{} must be admin iff under /admin",
                 a.pattern
@@ -723,6 +763,32 @@ mod tests {
         );
         assert_eq!(match_pattern("/a/{id}/b", "/a//b"), None);
         assert_eq!(match_pattern("/a/{id}", "/a/1/2"), None);
+    }
+
+    #[test]
+    fn only_the_dashboard_shell_is_served_without_authentication() {
+        let shells: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.access == Access::PageShell)
+            .map(|r| (r.method, r.pattern))
+            .collect();
+        assert_eq!(shells, vec![("GET", "/admin/dashboard")]);
+        assert!(!shells[0].1.contains('{'), "a shell has no parameters");
+        assert!(!needs_authentication("GET", "/admin/dashboard"));
+        for (method, path) in [
+            ("HEAD", "/admin/dashboard"),
+            ("POST", "/admin/dashboard"),
+            ("GET", "/admin/dashboard/"),
+            ("GET", "/admin/dashboard/x"),
+            ("GET", "/admin/Dashboard"),
+            ("GET", "/admin//dashboard"),
+            ("GET", "/admin/risk/equity"),
+            ("GET", "/admin/metrics"),
+            ("GET", "/admin"),
+        ] {
+            assert!(needs_authentication(method, path), "{method} {path}");
+        }
+        assert!(!needs_authentication("GET", "/health"));
     }
 
     #[test]

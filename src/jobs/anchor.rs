@@ -2,16 +2,25 @@
 //! DB_ANCHOR and R2_AUDIT. This is the only module that reads `AUDIT_SIGNING_KEY`; others get
 //! the public [`verifier`] only.
 //!
-//! Idempotent within the hour: the anchor's hour bucket is UNIQUE in DB_ANCHOR, so a second
-//! run in the same hour (a re-delivered cron, an operator poking `/__scheduled`) writes
-//! nothing. An hour without new events still anchors (same size, new timestamp). Each anchor
+//! Idempotent within the hour: the anchor's hour bucket (of the cron's scheduled time) is
+//! UNIQUE in DB_ANCHOR, so a second run for the same hour (a re-delivered cron, an operator
+//! poking `/__scheduled`) writes nothing. An hour without new events still anchors (same size, new timestamp). Each anchor
 //! commits to the previous one (`prev-anchor`), and a new anchor is only ever chained onto a
 //! predecessor that verifies with our key.
+//!
+//! **Key rotation.** Put the new seed in `AUDIT_SIGNING_KEY` and the old one in
+//! `AUDIT_SIGNING_KEY_PREVIOUS`. The next anchoring finds its predecessor signed by the previous
+//! key and makes a *handover* anchor: it records `AUDIT_SIGNING_KEY_HANDOVER` in the audit log
+//! first, then signs a checkpoint naming the previous key with both keys
+//! ([`sign_handover`]). From then on the previous secret can be deleted; verification follows
+//! the handovers back from the current key ([`crate::core::audit::anchor_key_schedule`]), so
+//! old checkpoints stay verifiable. Until the handover exists, the previous key vouches for the
+//! newest anchors (see [`keys`]).
 
-use crate::audit_client;
+use crate::audit_client::{self, AuditRecord};
 use crate::core::audit::{
-    anchor_genesis, open_checkpoint, sign_checkpoint, AuditError, Checkpoint, Hash32, NoteSigner,
-    NoteVerifier,
+    anchor_genesis, open_checkpoint, retired_keys, sign_checkpoint, sign_handover, AnchorKeys,
+    AuditError, Checkpoint, Hash32, NoteSigner, NoteVerifier,
 };
 use crate::obs::Logger;
 use crate::store::anchors::{self, AnchorRow, NewAnchor};
@@ -28,6 +37,9 @@ pub const JOB: &str = "audit_anchor";
 
 /// The secret holding the Ed25519 seed.
 const SIGNING_KEY_SECRET: &str = "AUDIT_SIGNING_KEY";
+
+/// The secret holding the seed being retired, set only during a key rotation.
+const PREVIOUS_KEY_SECRET: &str = "AUDIT_SIGNING_KEY_PREVIOUS";
 
 /// The `[vars]` setting naming the log (checkpoint origin and key name).
 pub const ORIGIN_VAR: &str = "AUDIT_LOG_ORIGIN";
@@ -47,6 +59,10 @@ pub enum KeyProblem {
     Missing,
     /// It is set but unusable (or the origin is not a valid key name).
     Invalid(AuditError),
+    /// `AUDIT_SIGNING_KEY_PREVIOUS` is set but unusable.
+    PreviousInvalid(AuditError),
+    /// `AUDIT_SIGNING_KEY_PREVIOUS` holds the same key as `AUDIT_SIGNING_KEY`.
+    PreviousSameAsCurrent,
 }
 
 impl KeyProblem {
@@ -54,6 +70,8 @@ impl KeyProblem {
         match self {
             KeyProblem::Missing => "AUDIT_SIGNING_KEY_MISSING",
             KeyProblem::Invalid(e) => e.code(),
+            KeyProblem::PreviousInvalid(_) => "AUDIT_SIGNING_KEY_PREVIOUS_MALFORMED",
+            KeyProblem::PreviousSameAsCurrent => "AUDIT_SIGNING_KEY_PREVIOUS_SAME",
         }
     }
 
@@ -64,6 +82,10 @@ impl KeyProblem {
                                     verified"
                 .into(),
             KeyProblem::Invalid(e) => e.to_string(),
+            KeyProblem::PreviousInvalid(e) => format!("AUDIT_SIGNING_KEY_PREVIOUS: {e}"),
+            KeyProblem::PreviousSameAsCurrent => "AUDIT_SIGNING_KEY_PREVIOUS is the current key; \
+                                                  a rotation needs a new AUDIT_SIGNING_KEY"
+                .into(),
         }
     }
 }
@@ -83,20 +105,77 @@ fn signer(env: &Env) -> Result<NoteSigner, KeyProblem> {
     NoteSigner::from_secret(&origin(env), &secret).map_err(KeyProblem::Invalid)
 }
 
+/// The key being retired, when a rotation is under way.
+fn previous_signer(env: &Env) -> Result<Option<NoteSigner>, KeyProblem> {
+    let Some(secret) = env
+        .secret(PREVIOUS_KEY_SECRET)
+        .map(|s| s.to_string())
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    NoteSigner::from_secret(&origin(env), &secret)
+        .map(Some)
+        .map_err(KeyProblem::PreviousInvalid)
+}
+
 /// The public key anchors are checked against (derived from the signing key).
 pub fn verifier(env: &Env) -> Result<NoteVerifier, KeyProblem> {
     signer(env).map(|s| s.verifier())
 }
 
-/// What `GET /audit/checkpoint/key` publishes, or why it cannot.
+/// The keys verification checks anchors with: the current one and, during a rotation, the
+/// previous one (trusted only for the newest anchors, until the handover anchor).
+pub fn keys(env: &Env) -> Result<AnchorKeys, KeyProblem> {
+    let current = verifier(env)?;
+    let previous = previous_signer(env)?.map(|s| s.verifier());
+    if previous.as_ref() == Some(&current) {
+        return Err(KeyProblem::PreviousSameAsCurrent);
+    }
+    Ok(AnchorKeys { current, previous })
+}
+
+/// The keys that signed earlier anchors, newest first, as the anchors' own handovers prove
+/// them (each entry: the key, and the tree size and time of the anchor that retired it).
+pub async fn key_history(env: &Env) -> Result<Vec<Value>, worker::Error> {
+    let Ok(keys) = keys(env) else {
+        return Ok(Vec::new());
+    };
+    let db = anchors::db(env)?;
+    let notes = anchors::all_notes(&db).await?;
+    Ok(retired_keys(&notes, &keys)
+        .into_iter()
+        .map(|retired| {
+            json!({
+                "key_id": format!("{:08x}", retired.key.key_id()),
+                "verifier_key": retired.key.to_string(),
+                "retired_by_anchor": retired.anchor_index + 1,
+                "retired_at_tree_size": retired.handover.size(),
+                "retired_at_ms": retired.handover.timestamp_ms(),
+            })
+        })
+        .collect())
+}
+
+/// What `GET /audit/checkpoint/key` publishes, or why it cannot. During a rotation it also
+/// names the key being retired (`previous`); retired keys of finished rotations are in the
+/// handover anchors themselves (their `previous-key` line).
 pub fn public_key(env: &Env) -> Result<Value, KeyProblem> {
-    let verifier = verifier(env)?;
-    Ok(json!({
-        "origin": verifier.name(),
-        "key_id": format!("{:08x}", verifier.key_id()),
+    let keys = keys(env)?;
+    let mut out = json!({
+        "origin": keys.current.name(),
+        "key_id": format!("{:08x}", keys.current.key_id()),
         "algorithm": "ed25519",
-        "verifier_key": verifier.to_string(),
-    }))
+        "verifier_key": keys.current.to_string(),
+    });
+    if let Some(previous) = &keys.previous {
+        out["previous"] = json!({
+            "key_id": format!("{:08x}", previous.key_id()),
+            "verifier_key": previous.to_string(),
+        });
+    }
+    Ok(out)
 }
 
 /// The hour an instant falls in, as hours since the Unix epoch (UTC).
@@ -122,6 +201,8 @@ enum Outcome {
         tree_size: u64,
         key: String,
         r2: &'static str,
+        /// On a handover anchor, the key id it retired.
+        handover_from: Option<String>,
     },
     AlreadyAnchored {
         hour_bucket: i64,
@@ -190,8 +271,36 @@ fn predecessor(
     }
 }
 
-async fn anchor(env: &Env, now_ms: i64, log: &Logger) -> Result<Outcome, Failure> {
-    let hour = hour_bucket(now_ms);
+/// Records the handover in the audit log before the anchor that makes it exists.
+async fn audit_handover(
+    env: &Env,
+    previous: &NoteSigner,
+    current: &NoteSigner,
+) -> Result<(), Failure> {
+    let record = AuditRecord {
+        actor: format!("cron:{CRON}"),
+        kind: "AUDIT_SIGNING_KEY_HANDOVER".into(),
+        payload: json!({
+            "previous_key_id": format!("{:08x}", previous.key_id()),
+            "previous_verifier_key": previous.verifier().to_string(),
+            "key_id": format!("{:08x}", current.key_id()),
+            "verifier_key": current.verifier().to_string(),
+        }),
+        evidence_hash: None,
+    };
+    audit_client::append(env, vec![record])
+        .await
+        .map(|_| ())
+        .map_err(|e| failure("AUDIT_UNAVAILABLE", e))
+}
+
+async fn anchor(
+    env: &Env,
+    scheduled_ms: i64,
+    now_ms: i64,
+    log: &Logger,
+) -> Result<Outcome, Failure> {
+    let hour = hour_bucket(scheduled_ms);
     let db = anchors::db(env).map_err(|e| failure("AUDIT_ANCHORS_UNAVAILABLE", e))?;
     if anchors::exists_for_hour(&db, hour)
         .await
@@ -205,15 +314,40 @@ async fn anchor(env: &Env, now_ms: i64, log: &Logger) -> Result<Outcome, Failure
         return Ok(Outcome::AlreadyAnchored { hour_bucket: hour });
     }
     let signer = signer(env).map_err(|p| failure(p.code(), p.message()))?;
-    let head = audit_client::head(env)
-        .await
-        .map_err(|e| failure("AUDIT_UNAVAILABLE", e))?;
+    keys(env).map_err(|p| failure(p.code(), p.message()))?;
+    let previous = previous_signer(env).map_err(|p| failure(p.code(), p.message()))?;
     let latest = anchors::latest(&db)
         .await
         .map_err(|e| failure("AUDIT_ANCHORS_UNAVAILABLE", e))?;
-    let (prev, prev_ms) = predecessor(latest.as_ref(), &signer.verifier())?;
+    // Our own key first; during a rotation, a predecessor signed by the previous key makes
+    // this anchor the handover.
+    let (prev, prev_ms, handover) = match predecessor(latest.as_ref(), &signer.verifier()) {
+        Ok((prev, ms)) => (prev, ms, None),
+        Err(ours) => match &previous {
+            Some(old) => {
+                let (prev, ms) = predecessor(latest.as_ref(), &old.verifier()).map_err(|_| {
+                    failure(
+                        ours.code,
+                        format!(
+                            "{}; nor with AUDIT_SIGNING_KEY_PREVIOUS ({:08x})",
+                            ours.detail,
+                            old.key_id()
+                        ),
+                    )
+                })?;
+                (prev, ms, Some(old))
+            }
+            None => return Err(ours),
+        },
+    };
+    if let Some(old) = handover {
+        audit_handover(env, old, &signer).await?;
+    }
+    let head = audit_client::head(env)
+        .await
+        .map_err(|e| failure("AUDIT_UNAVAILABLE", e))?;
     let timestamp = anchor_timestamp(now_ms, prev_ms);
-    let checkpoint = Checkpoint::new(
+    let mut checkpoint = Checkpoint::new(
         signer.name(),
         head.size,
         head.root,
@@ -222,7 +356,16 @@ async fn anchor(env: &Env, now_ms: i64, log: &Logger) -> Result<Outcome, Failure
         timestamp,
     )
     .map_err(|e| failure(e.code(), e))?;
-    let note = sign_checkpoint(&checkpoint, &signer).map_err(|e| failure(e.code(), e))?;
+    let note = match handover {
+        None => sign_checkpoint(&checkpoint, &signer),
+        Some(old) => {
+            checkpoint = checkpoint
+                .with_previous_key(old.verifier())
+                .map_err(|e| failure(e.code(), e))?;
+            sign_handover(&checkpoint, old, &signer)
+        }
+    }
+    .map_err(|e| failure(e.code(), e))?;
     let key = checkpoint_object_key(head.size, timestamp);
     let row = NewAnchor {
         hour_bucket: hour,
@@ -248,25 +391,33 @@ async fn anchor(env: &Env, now_ms: i64, log: &Logger) -> Result<Outcome, Failure
         tree_size: head.size,
         key,
         r2,
+        handover_from: handover.map(|old| format!("{:08x}", old.key_id())),
     })
 }
 
-/// Runs the hourly anchoring and records its outcome (log line + `runs` row).
-pub async fn run(env: &Env, log: &Logger) {
+/// Runs the hourly anchoring for the cron delivery scheduled at `scheduled_ms` (its hour is
+/// the anchor's bucket; the note's timestamp is the real time) and records its outcome (log
+/// line + `runs` row).
+pub async fn run(env: &Env, log: &Logger, scheduled_ms: i64) {
     let started = crate::clock::now();
     let now_ms = started.timestamp_millis();
-    let run_id = format!("{JOB}:{}", hour_bucket(now_ms));
-    let outcome = anchor(env, now_ms, log).await;
+    let run_id = format!("{JOB}:{}", hour_bucket(scheduled_ms));
+    let outcome = anchor(env, scheduled_ms, now_ms, log).await;
     let (status, detail) = match &outcome {
-        Ok(Outcome::Anchored { tree_size, key, r2 }) => {
-            log.info(
-                "audit_anchored",
-                json!({"tree_size": tree_size, "r2_key": key, "r2_copy": r2}),
-            );
-            (
-                RunStatus::Success,
-                json!({"tree_size": tree_size, "r2_key": key, "r2_copy": r2}),
-            )
+        Ok(Outcome::Anchored {
+            tree_size,
+            key,
+            r2,
+            handover_from,
+        }) => {
+            let detail = json!({
+                "tree_size": tree_size,
+                "r2_key": key,
+                "r2_copy": r2,
+                "handover_from_key_id": handover_from,
+            });
+            log.info("audit_anchored", detail.clone());
+            (RunStatus::Success, detail)
         }
         Ok(Outcome::AlreadyAnchored { hour_bucket }) => {
             log.info("audit_anchor_skipped", json!({"hour_bucket": hour_bucket}));

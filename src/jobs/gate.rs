@@ -334,7 +334,8 @@ pub const REPLAY_DATA_KEY: &str = "replay/kalshi_candlesticks.json";
 
 /// The gate-lift replay (runbook §8), when `ENABLE_GATE_LIFT_REPLAY=1`: replays the recorded
 /// candlesticks day by day as of each day's end through the fair-value strategy and writes
-/// `gates/gate_lift_replay_{run_id}.json`. `Ok(None)` when disabled. The replayed days end
+/// `gates/gate_lift_replay_{run_id}.json`; the indexed row and the artifact. `Ok(None)` when
+/// disabled. The daily cron and `POST /admin/gates/replay/run` run it. The replayed days end
 /// `GATE_LIFT_REPLAY_START_OFFSET_DAYS` before the day after the newest recorded candle (the
 /// recording's "today"). Its forecasts are synthetic: the production gate never counts them.
 pub async fn run_replay(
@@ -342,7 +343,7 @@ pub async fn run_replay(
     log: &Logger,
     actor: &str,
     trigger: &str,
-) -> Result<Option<ArtifactRow>, ApiError> {
+) -> Result<Option<(ArtifactRow, Value)>, ApiError> {
     let config =
         ReplayConfig::from_vars(|n| crate::bindings::var(env, n)).map_err(config_invalid)?;
     if !config.enabled {
@@ -412,7 +413,12 @@ pub async fn run_replay(
         artifact: &artifact,
         summary,
     };
-    publish(env, &db, log, actor, pubn).await.map(Some)
+    let row = publish(env, &db, log, actor, pubn).await?;
+    log.info(
+        "gate_lift_replay_run",
+        json!({"run_id": row.run_id, "status": row.status, "failed_days": report.failed_days}),
+    );
+    Ok(Some((row, artifact)))
 }
 
 /// The daily cron: the gate, then the dashboard status. Never fails; outcomes are logged and
@@ -437,7 +443,7 @@ pub async fn run_daily(env: &Env, log: &Logger, cron: &str) {
     }
     // A strict replay with a failed day fails the run.
     let replay_ok = match &replay {
-        Ok(Some(row)) => row.status != "FAIL",
+        Ok(Some((row, _))) => row.status != "FAIL",
         Ok(None) => true,
         Err(_) => false,
     };
@@ -457,7 +463,7 @@ pub async fn run_daily(env: &Env, log: &Logger, cron: &str) {
         &json!({
             "gate_status": gate_status,
             "dashboard": dashboard.as_ref().ok().map(|r| r.run_id.clone()),
-            "replay": replay.as_ref().ok().and_then(|r| r.as_ref()).map(|r| json!({"run_id": r.run_id, "status": r.status})),
+            "replay": replay.as_ref().ok().and_then(|r| r.as_ref()).map(|(r, _)| json!({"run_id": r.run_id, "status": r.status})),
         }),
     )
     .await;

@@ -33,7 +33,7 @@ pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logge
         return;
     }
     match cron {
-        anchor::CRON => anchor::run(env, log).await,
+        anchor::CRON => anchor::run(env, log, scheduled_ms).await,
         audit_verify::CRON => {
             audit_verify::start_daily(env, log).await;
             // The production gate and the dashboard status artifact share this cron.

@@ -19,7 +19,7 @@
 //! `POST /verify/scheduled {id,trigger}`. Errors use the Worker's JSON envelope.
 
 use crate::core::audit::sequencer::{self, AppendError, NewEvent};
-use crate::core::audit::verify::{review_anchors, VerifyReport};
+use crate::core::audit::verify::{review_anchors_with, VerifyReport};
 use crate::core::audit::verify_run::{VerifyRun, LIST_PREFIX};
 use crate::core::audit::{
     consistency_proof, event_object_key, inclusion_proof, root_at, AuditError, Frontier, LogHead,
@@ -519,7 +519,7 @@ impl AuditLog {
         from: Option<u64>,
         to: Option<u64>,
     ) -> std::result::Result<VerifyRun, ApiError> {
-        let verifier_key = crate::jobs::anchor::verifier(&self.env)
+        let anchor_keys = crate::jobs::anchor::keys(&self.env)
             .map_err(|p| ApiError::unavailable(p.code(), p.message()))?;
         let sql = self.sql()?;
         let size = sql.size().map_err(store_error)?;
@@ -546,7 +546,7 @@ impl AuditLog {
         let notes = crate::store::anchors::all_notes(&db)
             .await
             .map_err(|e| worker_error("AUDIT_ANCHORS_UNAVAILABLE", e))?;
-        let review = review_anchors(&notes, &verifier_key);
+        let review = review_anchors_with(&notes, &anchor_keys);
         let verifier = Verifier::new(start, to, size, review).map_err(store_error)?;
         Ok(VerifyRun::new(
             id,

@@ -15,6 +15,13 @@
 //!
 //! The first three lines are the standard checkpoint, readable by any tlog tool; the other
 //! three are our extension lines (the spec allows non-empty opaque lines after the root).
+//!
+//! **Key rotation.** The anchor that hands the log over to a new signing key (a *handover*)
+//! carries a seventh line, `previous-key <verifier key of the old key>`, and two signature
+//! lines: the old key's, then the new key's. Whoever trusts the new key can therefore walk the
+//! anchors backwards and learn, from the old key's own signature, which key signed the anchors
+//! before the handover — old checkpoints stay verifiable without trusting anything but the
+//! current key ([`handover_key`]).
 //! The key name is the origin. Key id = first 4 bytes (big-endian) of
 //! SHA-256(name ‖ 0x0A ‖ 0x01 ‖ 32-byte public key), as golang.org/x/mod/sumdb/note does.
 
@@ -142,15 +149,16 @@ impl NoteSigner {
     /// control characters other than newline.
     pub fn sign_note(&self, text: &str) -> Result<String, AuditError> {
         check_note_text(text)?;
+        Ok(format!("{text}\n{}", self.signature_line(text)))
+    }
+
+    /// The `— name base64(keyid ‖ signature)` line (newline-terminated) over `text`.
+    fn signature_line(&self, text: &str) -> String {
         let signature = self.key.sign(text.as_bytes());
         let mut blob = Vec::with_capacity(4 + 64);
         blob.extend_from_slice(&self.id.to_be_bytes());
         blob.extend_from_slice(&signature.to_bytes());
-        Ok(format!(
-            "{text}\n\u{2014} {} {}\n",
-            self.name,
-            BASE64.encode(blob)
-        ))
+        format!("\u{2014} {} {}\n", self.name, BASE64.encode(blob))
     }
 }
 
@@ -347,6 +355,8 @@ pub struct Checkpoint {
     chain_head: Hash32,
     prev_anchor: Hash32,
     timestamp_ms: i64,
+    /// Set on a handover anchor: the key that signed the anchors before it.
+    previous_key: Option<NoteVerifier>,
 }
 
 impl Checkpoint {
@@ -369,7 +379,26 @@ impl Checkpoint {
             chain_head,
             prev_anchor,
             timestamp_ms,
+            previous_key: None,
         })
+    }
+
+    /// Makes this a handover anchor from `previous` (the key that signed the anchors before
+    /// it). Errors: `AUDIT_CHECKPOINT_ORIGIN_MISMATCH` when the key's name is not the origin.
+    pub fn with_previous_key(mut self, previous: NoteVerifier) -> Result<Self, AuditError> {
+        if previous.name != self.origin {
+            return Err(AuditError::CheckpointOriginMismatch {
+                origin: self.origin,
+                key_name: previous.name,
+            });
+        }
+        self.previous_key = Some(previous);
+        Ok(self)
+    }
+
+    /// On a handover anchor, the key that signed the anchors before it.
+    pub fn previous_key(&self) -> Option<&NoteVerifier> {
+        self.previous_key.as_ref()
     }
 
     /// The log's identity (first line), equal to the signing key's name.
@@ -402,9 +431,10 @@ impl Checkpoint {
         self.timestamp_ms
     }
 
-    /// The note text: six newline-terminated lines, as in the module docs.
+    /// The note text: six newline-terminated lines (seven on a handover), as in the module
+    /// docs.
     pub fn to_body(&self) -> String {
-        format!(
+        let mut body = format!(
             "{}\n{}\n{}\nchain-head {}\nprev-anchor {}\ntimestamp-ms {}\n",
             self.origin,
             self.size,
@@ -412,7 +442,11 @@ impl Checkpoint {
             self.chain_head.to_base64(),
             self.prev_anchor.to_base64(),
             self.timestamp_ms
-        )
+        );
+        if let Some(previous) = &self.previous_key {
+            body.push_str(&format!("previous-key {previous}\n"));
+        }
+        body
     }
 
     /// SHA-256 of [`Checkpoint::to_body`]: what the next anchor's `prev-anchor` commits to.
@@ -422,7 +456,8 @@ impl Checkpoint {
     }
 
     /// Parses a note text in exactly our format (strict: canonical numbers and base64, the
-    /// three extension lines in order, nothing else). Errors: `AUDIT_CHECKPOINT_MALFORMED`.
+    /// three extension lines in order, then at most a canonical `previous-key` line whose key
+    /// is named like the origin, nothing else). Errors: `AUDIT_CHECKPOINT_MALFORMED`.
     pub fn parse_body(text: &str) -> Result<Self, AuditError> {
         let malformed = |detail: &str| AuditError::CheckpointMalformed {
             detail: detail.to_string(),
@@ -432,8 +467,14 @@ impl Checkpoint {
             .ok_or_else(|| malformed("text must end in a newline"))?
             .split('\n')
             .collect();
-        let [origin, size, root, chain, prev, time] = lines[..] else {
-            return Err(malformed("expected exactly 6 lines"));
+        let (origin, size, root, chain, prev, time, handover) = match lines[..] {
+            [origin, size, root, chain, prev, time] => {
+                (origin, size, root, chain, prev, time, None)
+            }
+            [origin, size, root, chain, prev, time, handover] => {
+                (origin, size, root, chain, prev, time, Some(handover))
+            }
+            _ => return Err(malformed("expected 6 lines, or 7 on a handover")),
         };
         check_key_name(origin).map_err(|_| malformed("origin is not a valid key name"))?;
         let size = parse_canonical_int(size)
@@ -466,6 +507,23 @@ impl Checkpoint {
             .and_then(parse_canonical_int)
             .and_then(|n| i64::try_from(n).ok())
             .ok_or_else(|| malformed("bad timestamp-ms line"))?;
+        let previous_key = match handover {
+            None => None,
+            Some(line) => {
+                let key = line
+                    .strip_prefix("previous-key ")
+                    .and_then(|vkey| {
+                        NoteVerifier::parse(vkey)
+                            .ok()
+                            .filter(|k| k.to_string() == vkey)
+                    })
+                    .ok_or_else(|| malformed("bad previous-key line"))?;
+                if key.name != origin {
+                    return Err(malformed("previous-key is not named like the origin"));
+                }
+                Some(key)
+            }
+        };
         Ok(Checkpoint {
             origin: origin.to_string(),
             size,
@@ -473,6 +531,7 @@ impl Checkpoint {
             chain_head,
             prev_anchor,
             timestamp_ms,
+            previous_key,
         })
     }
 }
@@ -494,6 +553,48 @@ pub fn sign_checkpoint(checkpoint: &Checkpoint, signer: &NoteSigner) -> Result<S
         });
     }
     signer.sign_note(&checkpoint.to_body())
+}
+
+/// Signs a handover anchor: `checkpoint` must name `previous` as its previous key
+/// ([`Checkpoint::with_previous_key`]); the note carries the previous key's signature, then the
+/// current key's. Errors: `AUDIT_CHECKPOINT_ORIGIN_MISMATCH`, `AUDIT_KEY_HANDOVER_INVALID` (not
+/// a handover from `previous`, or the same key twice).
+pub fn sign_handover(
+    checkpoint: &Checkpoint,
+    previous: &NoteSigner,
+    current: &NoteSigner,
+) -> Result<String, AuditError> {
+    for signer in [previous, current] {
+        if checkpoint.origin != signer.name {
+            return Err(AuditError::CheckpointOriginMismatch {
+                origin: checkpoint.origin.clone(),
+                key_name: signer.name.clone(),
+            });
+        }
+    }
+    if checkpoint.previous_key.as_ref() != Some(&previous.verifier()) || previous.id == current.id {
+        return Err(AuditError::KeyHandoverInvalid);
+    }
+    let text = checkpoint.to_body();
+    check_note_text(&text)?;
+    Ok(format!(
+        "{text}\n{}{}",
+        previous.signature_line(&text),
+        current.signature_line(&text)
+    ))
+}
+
+/// If `note` is a handover anchor that `checkpoint` (already opened with the key trusted for
+/// it) describes, and the previous key it names really signed it too, that previous key: the
+/// one to trust for the anchors before it. `None` for an ordinary anchor, a handover naming
+/// the same key, or one the previous key did not sign.
+pub fn handover_key(
+    note: &str,
+    checkpoint: &Checkpoint,
+    trusted: &NoteVerifier,
+) -> Option<NoteVerifier> {
+    let previous = checkpoint.previous_key()?;
+    (previous.id != trusted.id && previous.open(note).is_ok()).then(|| previous.clone())
 }
 
 /// Verifies a signed anchor with `verifier` and parses its checkpoint; the origin must be the
@@ -554,6 +655,73 @@ mod tests {
             1_767_229_200_000,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_handover_anchor_names_the_previous_key_and_carries_both_signatures() {
+        let old = test_signer();
+        let new = NoteSigner::from_seed("paul-p.example/audit", &[8u8; 32]).unwrap();
+        let plain = checkpoint(9);
+        let handover = plain.clone().with_previous_key(old.verifier()).unwrap();
+        let body = handover.to_body();
+        assert_eq!(
+            body,
+            format!("{}previous-key {}\n", plain.to_body(), old.verifier())
+        );
+        assert_ne!(handover.anchor_hash(), plain.anchor_hash());
+        assert_eq!(Checkpoint::parse_body(&body).unwrap(), handover);
+        let note = sign_handover(&handover, &old, &new).unwrap();
+        let signatures: Vec<&str> = note.split_once("\n\n").unwrap().1.lines().collect();
+        assert_eq!(signatures.len(), 2);
+        assert_eq!(open_checkpoint(&note, &old.verifier()).unwrap(), handover);
+        assert_eq!(open_checkpoint(&note, &new.verifier()).unwrap(), handover);
+        assert_eq!(
+            handover_key(&note, &handover, &new.verifier()),
+            Some(old.verifier())
+        );
+        // Only the new key signed: the old key is not handed over.
+        let alone = sign_checkpoint(&handover, &new).unwrap();
+        assert_eq!(handover_key(&alone, &handover, &new.verifier()), None);
+        // Not a handover from `old`, or the same key twice: refused.
+        for (cp, from, to) in [
+            (&plain, &old, &new),
+            (&handover, &new, &old),
+            (&handover, &old, &old),
+        ] {
+            assert_eq!(
+                sign_handover(cp, from, to).unwrap_err(),
+                AuditError::KeyHandoverInvalid
+            );
+        }
+        let other = NoteSigner::from_seed("other.example", &[8u8; 32]).unwrap();
+        assert_eq!(
+            plain
+                .clone()
+                .with_previous_key(other.verifier())
+                .unwrap_err()
+                .code(),
+            "AUDIT_CHECKPOINT_ORIGIN_MISMATCH"
+        );
+    }
+
+    #[test]
+    fn a_previous_key_line_must_be_canonical_and_named_like_the_origin() {
+        let old = test_signer();
+        let other = NoteSigner::from_seed("other.example", &[8u8; 32]).unwrap();
+        let base = checkpoint(9).to_body();
+        for bad in [
+            format!("{base}previous-key {}\n", other.verifier()),
+            format!("{base}previous-key  {}\n", old.verifier()),
+            format!("{base}previous-key\n"),
+            format!("{base}prev-key {}\n", old.verifier()),
+            format!("{base}previous-key {}\nextra\n", old.verifier()),
+        ] {
+            assert_eq!(
+                Checkpoint::parse_body(&bad).unwrap_err().code(),
+                "AUDIT_CHECKPOINT_MALFORMED",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum AuditError {
     CheckpointMalformed { detail: String },
     /// A checkpoint's origin is not the name of the key that signs or verifies it.
     CheckpointOriginMismatch { origin: String, key_name: String },
+    /// A handover anchor was asked for that is not one: the checkpoint does not name the
+    /// previous key, or the previous and current keys are the same.
+    KeyHandoverInvalid,
     /// The verifier was fed input out of order (a bug in the caller, not in the log).
     VerifierInputOutOfOrder { detail: String },
     /// An append offered no events.
@@ -79,6 +82,7 @@ impl AuditError {
             AuditError::NoteSignatureInvalid => "AUDIT_NOTE_SIGNATURE_INVALID",
             AuditError::CheckpointMalformed { .. } => "AUDIT_CHECKPOINT_MALFORMED",
             AuditError::CheckpointOriginMismatch { .. } => "AUDIT_CHECKPOINT_ORIGIN_MISMATCH",
+            AuditError::KeyHandoverInvalid => "AUDIT_KEY_HANDOVER_INVALID",
             AuditError::VerifierInputOutOfOrder { .. } => "AUDIT_VERIFIER_INPUT_OUT_OF_ORDER",
             AuditError::BatchEmpty => "AUDIT_BATCH_EMPTY",
             AuditError::BatchTooLarge { .. } => "AUDIT_BATCH_TOO_LARGE",
@@ -120,6 +124,7 @@ impl fmt::Display for AuditError {
             | AuditError::KeyNameInvalid
             | AuditError::NoteUnverified
             | AuditError::NoteSignatureInvalid
+            | AuditError::KeyHandoverInvalid
             | AuditError::BatchEmpty => Ok(()),
         }
     }

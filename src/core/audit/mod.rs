@@ -33,8 +33,8 @@ mod probe_vectors;
 
 pub use chain::{chain_genesis, chain_hash, LeafRecord, LogHead, CHAIN_GENESIS_LABEL};
 pub use checkpoint::{
-    anchor_genesis, open_checkpoint, sign_checkpoint, Checkpoint, NoteSigner, NoteVerifier,
-    ANCHOR_GENESIS_LABEL,
+    anchor_genesis, handover_key, open_checkpoint, sign_checkpoint, sign_handover, Checkpoint,
+    NoteSigner, NoteVerifier, ANCHOR_GENESIS_LABEL,
 };
 pub use error::AuditError;
 pub use event::{event_object_key, parse_event_object_key, AuditEvent, Seq};
@@ -44,4 +44,7 @@ pub use merkle::{
     MemoryTree, Subtree, TreeStore,
 };
 pub use sequencer::{AppendBatch, AppendError, LogStore, NewEvent, StagedEvent, WriterState};
-pub use verify::{review_anchors, Problem, ProblemCode, Verifier, VerifyReport};
+pub use verify::{
+    anchor_key_schedule, retired_keys, review_anchors, review_anchors_with, AnchorKeys, Problem,
+    ProblemCode, RetiredKey, Verifier, VerifyReport,
+};

@@ -17,7 +17,8 @@
 
 use super::chain::{chain_hash, LeafRecord, LogHead};
 use super::checkpoint::{
-    anchor_genesis, open_checkpoint, read_checkpoint_unverified, Checkpoint, NoteVerifier,
+    anchor_genesis, handover_key, open_checkpoint, read_checkpoint_unverified, Checkpoint,
+    NoteVerifier,
 };
 use super::error::AuditError;
 use super::event::{event_object_key, parse_event_object_key, AuditEvent, Seq};
@@ -128,6 +129,96 @@ pub struct AnchorReview {
     pub latest_size: Option<u64>,
 }
 
+/// The keys anchors are checked with: the current signing key's verifier and, during a key
+/// rotation (before the handover anchor exists), the previous one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorKeys {
+    /// The verifier of the key anchoring now (`AUDIT_SIGNING_KEY`).
+    pub current: NoteVerifier,
+    /// The key being retired (`AUDIT_SIGNING_KEY_PREVIOUS`), trusted only for the newest
+    /// anchors, until an anchor signed by the current key appears.
+    pub previous: Option<NoteVerifier>,
+}
+
+impl AnchorKeys {
+    /// Only the current key.
+    pub fn current(current: NoteVerifier) -> Self {
+        AnchorKeys {
+            current,
+            previous: None,
+        }
+    }
+}
+
+/// Which key each anchor (oldest first) must verify with, found by walking back from the
+/// newest: the newest anchors are the current key's (or, during a rotation, the previous
+/// key's until a current-key anchor is met); a valid handover anchor hands trust to the key it
+/// names for everything before it ([`handover_key`]). Trust thus only ever flows from the
+/// current key backwards, through signatures of the keys themselves.
+pub fn anchor_key_schedule<S: AsRef<str>>(notes: &[S], keys: &AnchorKeys) -> Vec<NoteVerifier> {
+    let mut trusted = keys.current.clone();
+    let mut rotating = keys.previous.clone();
+    let mut schedule = Vec::with_capacity(notes.len());
+    for note in notes.iter().rev() {
+        let note = note.as_ref();
+        let mut used = trusted.clone();
+        match open_checkpoint(note, &trusted) {
+            Ok(checkpoint) => {
+                rotating = None;
+                if let Some(previous) = handover_key(note, &checkpoint, &trusted) {
+                    trusted = previous;
+                }
+            }
+            Err(_) => {
+                if let Some(previous) = rotating.clone() {
+                    if let Ok(checkpoint) = open_checkpoint(note, &previous) {
+                        used = previous.clone();
+                        trusted = previous;
+                        rotating = None;
+                        if let Some(older) = handover_key(note, &checkpoint, &trusted) {
+                            trusted = older;
+                        }
+                    }
+                }
+            }
+        }
+        schedule.push(used);
+    }
+    schedule.reverse();
+    schedule
+}
+
+/// A key the log's anchors retired, and the handover anchor that did it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetiredKey {
+    /// Position of the handover anchor among all anchors, oldest first, from 0.
+    pub anchor_index: usize,
+    /// The handover anchor's checkpoint.
+    pub handover: Checkpoint,
+    /// The key that signed the anchors before it.
+    pub key: NoteVerifier,
+}
+
+/// The keys a log's anchors hand over from, newest first, as established by
+/// [`anchor_key_schedule`].
+pub fn retired_keys<S: AsRef<str>>(notes: &[S], keys: &AnchorKeys) -> Vec<RetiredKey> {
+    let schedule = anchor_key_schedule(notes, keys);
+    let mut retired = Vec::new();
+    for (index, (note, key)) in notes.iter().zip(&schedule).enumerate().rev() {
+        let note = note.as_ref();
+        if let Ok(checkpoint) = open_checkpoint(note, key) {
+            if let Some(previous) = handover_key(note, &checkpoint, key) {
+                retired.push(RetiredKey {
+                    anchor_index: index,
+                    handover: checkpoint,
+                    key: previous,
+                });
+            }
+        }
+    }
+    retired
+}
+
 /// Checks every anchor (signed note) in the order they were issued: signature with
 /// `verifier`, format, origin, and that each validly signed anchor links to the one before
 /// (`prev-anchor`, starting at [`anchor_genesis`]), never shrinks, keeps one root per size,
@@ -136,18 +227,34 @@ pub struct AnchorReview {
 /// After an anchor that fails its signature, the next anchor's link is not checked (the
 /// genuine predecessor is unknown), so a forged anchor is reported once.
 pub fn review_anchors<S: AsRef<str>>(notes: &[S], verifier: &NoteVerifier) -> AnchorReview {
+    review_anchors_with(notes, &AnchorKeys::current(verifier.clone()))
+}
+
+/// [`review_anchors`] across key rotations: each anchor is checked with the key
+/// [`anchor_key_schedule`] gives it, and a handover anchor the retired key did not sign is a
+/// signature problem.
+pub fn review_anchors_with<S: AsRef<str>>(notes: &[S], keys: &AnchorKeys) -> AnchorReview {
     enum Link {
         Genesis,
         After(Hash32),
         Unknown,
     }
+    let schedule = anchor_key_schedule(notes, keys);
     let mut problems = Vec::new();
     let mut targets = Vec::new();
     let mut link = Link::Genesis;
     let mut last_valid: Option<Checkpoint> = None;
-    for (index, note) in notes.iter().enumerate() {
+    for (index, (note, verifier)) in notes.iter().zip(&schedule).enumerate() {
         let note = note.as_ref();
-        let checkpoint = match open_checkpoint(note, verifier) {
+        let opened = open_checkpoint(note, verifier).and_then(|checkpoint| {
+            match checkpoint.previous_key() {
+                Some(_) if handover_key(note, &checkpoint, verifier).is_none() => {
+                    Err(AuditError::NoteUnverified)
+                }
+                _ => Ok(checkpoint),
+            }
+        });
+        let checkpoint = match opened {
             Ok(checkpoint) => checkpoint,
             Err(err) => {
                 let code = match err {
@@ -520,7 +627,7 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::audit::checkpoint::{sign_checkpoint, NoteSigner};
+    use crate::core::audit::checkpoint::{sign_checkpoint, sign_handover, NoteSigner};
     use crate::core::audit::merkle::{Frontier, MemoryTree};
     use serde_json::json;
 
@@ -537,6 +644,23 @@ mod tests {
         objects: BTreeMap<String, Vec<u8>>,
         anchors: Vec<String>,
         tree: MemoryTree,
+        heads: Vec<LogHead>,
+        keys: AnchorKeys,
+    }
+
+    /// Who signs an anchor in a rotation fixture.
+    #[derive(Clone, Copy)]
+    enum By {
+        Old,
+        /// The handover: names the old key, signed by old then new.
+        Handover,
+        New,
+        /// Names the old key but only the new key signs (an attempt to skip the old key).
+        FakeHandover,
+    }
+
+    fn new_signer() -> NoteSigner {
+        NoteSigner::from_seed(ORIGIN, &[8u8; 32]).unwrap()
     }
 
     impl Fixture {
@@ -584,7 +708,43 @@ mod tests {
                 objects,
                 anchors,
                 tree,
+                heads,
+                keys: AnchorKeys::current(signer.verifier()),
             }
+        }
+
+        /// `n` events with anchors at `plan` (size, signer), checked with the new key as
+        /// current and `previous` as the key being retired.
+        fn rotated(n: u64, plan: &[(u64, By)], previous: Option<NoteVerifier>) -> Self {
+            let mut f = Fixture::new(n, &[]);
+            let (old, new) = (signer(), new_signer());
+            let mut prev = anchor_genesis();
+            for (hour, &(size, by)) in plan.iter().enumerate() {
+                let at = &f.heads[size as usize];
+                let mut checkpoint = Checkpoint::new(
+                    ORIGIN,
+                    size,
+                    at.root(),
+                    at.chain_head,
+                    prev,
+                    1_767_229_200_000 + hour as i64 * HOUR_MS,
+                )
+                .unwrap();
+                if matches!(by, By::Handover | By::FakeHandover) {
+                    checkpoint = checkpoint.with_previous_key(old.verifier()).unwrap();
+                }
+                prev = checkpoint.anchor_hash();
+                f.anchors.push(match by {
+                    By::Old => sign_checkpoint(&checkpoint, &old).unwrap(),
+                    By::New | By::FakeHandover => sign_checkpoint(&checkpoint, &new).unwrap(),
+                    By::Handover => sign_handover(&checkpoint, &old, &new).unwrap(),
+                });
+            }
+            f.keys = AnchorKeys {
+                current: new.verifier(),
+                previous,
+            };
+            f
         }
 
         fn log_size(&self) -> u64 {
@@ -595,7 +755,7 @@ mod tests {
         /// between pages as the Worker would. Objects after the last record are reported as
         /// unknown at the end.
         fn verify_in_pages(&self, page: usize) -> VerifyReport {
-            let review = review_anchors(&self.anchors, &signer().verifier());
+            let review = review_anchors_with(&self.anchors, &self.keys);
             let mut stored = serde_json::to_string(
                 &Verifier::new(LogHead::genesis(), self.log_size(), self.log_size(), review)
                     .unwrap(),
@@ -759,6 +919,126 @@ mod tests {
         let forged_root = Hash32::sha256(&[b"attacker's root"]).to_base64();
         f.anchors[1] = f.anchors[1].replace(&checkpoint.root().to_base64(), &forged_root);
         assert_only(&f.verify(), 10, ProblemCode::AnchorSignatureInvalid);
+    }
+
+    #[test]
+    fn a_rotated_key_keeps_the_old_anchors_verifiable_through_the_handover() {
+        let f = Fixture::rotated(
+            20,
+            &[
+                (5, By::Old),
+                (10, By::Old),
+                (12, By::Handover),
+                (15, By::New),
+                (20, By::New),
+            ],
+            None,
+        );
+        let report = f.verify();
+        assert!(report.valid, "{report:#?}");
+        let schedule = anchor_key_schedule(&f.anchors, &f.keys);
+        let ids: Vec<u32> = schedule.iter().map(NoteVerifier::key_id).collect();
+        let (old, new) = (signer().key_id(), new_signer().key_id());
+        assert_eq!(ids, vec![old, old, new, new, new]);
+        let retired = retired_keys(&f.anchors, &f.keys);
+        assert_eq!(retired.len(), 1);
+        assert_eq!(retired[0].anchor_index, 2);
+        assert_eq!(retired[0].key, signer().verifier());
+        assert_eq!(retired[0].handover.size(), 12);
+        // The same log with only the new key and no handover anchor: the old anchors fail.
+        let mut skipped = Fixture::rotated(
+            20,
+            &[(5, By::Old), (10, By::Old), (15, By::New), (20, By::New)],
+            None,
+        );
+        let report = skipped.verify();
+        assert_eq!(
+            found(&report),
+            vec![
+                (Some(5), ProblemCode::AnchorSignatureInvalid),
+                (Some(10), ProblemCode::AnchorSignatureInvalid),
+            ],
+            "{report:#?}"
+        );
+        // An operator who configured the retired key still cannot vouch for old anchors once
+        // the new key has anchored without a handover.
+        skipped.keys.previous = Some(signer().verifier());
+        assert!(!skipped.verify().valid);
+    }
+
+    #[test]
+    fn during_a_rotation_the_previous_key_covers_the_newest_anchors_until_the_handover() {
+        // AUDIT_SIGNING_KEY is already the new key, AUDIT_SIGNING_KEY_PREVIOUS the old one,
+        // and the next hourly anchor (the handover) has not been made yet.
+        let pending = Fixture::rotated(
+            20,
+            &[(5, By::Old), (10, By::Old), (20, By::Old)],
+            Some(signer().verifier()),
+        );
+        assert!(pending.verify().valid);
+        // Without the previous key configured, the new key alone cannot vouch for them.
+        let mut unconfigured = pending;
+        unconfigured.keys.previous = None;
+        let report = unconfigured.verify();
+        assert_eq!(report.problems.len(), 3, "{report:#?}");
+        assert!(report
+            .problems
+            .iter()
+            .all(|p| p.code == ProblemCode::AnchorSignatureInvalid));
+    }
+
+    #[test]
+    fn a_handover_the_old_key_did_not_sign_hands_over_nothing() {
+        // Someone holding only a new key names the old key as previous and signs alone.
+        let f = Fixture::rotated(
+            20,
+            &[(5, By::Old), (10, By::FakeHandover), (20, By::New)],
+            None,
+        );
+        let report = f.verify();
+        assert_eq!(
+            found(&report),
+            vec![
+                (Some(5), ProblemCode::AnchorSignatureInvalid),
+                (Some(10), ProblemCode::AnchorSignatureInvalid),
+            ],
+            "{report:#?}"
+        );
+        assert!(retired_keys(&f.anchors, &f.keys).is_empty());
+    }
+
+    #[test]
+    fn two_rotations_chain_back_to_the_first_key() {
+        // old → new (handover at 10), then new → newest (handover at 15).
+        let newest = NoteSigner::from_seed(ORIGIN, &[9u8; 32]).unwrap();
+        let mut f = Fixture::rotated(20, &[(5, By::Old), (10, By::Handover), (12, By::New)], None);
+        let latest =
+            Checkpoint::parse_body(new_signer().verifier().open(&f.anchors[2]).unwrap()).unwrap();
+        let at = &f.heads[15];
+        let second = Checkpoint::new(
+            ORIGIN,
+            15,
+            at.root(),
+            at.chain_head,
+            latest.anchor_hash(),
+            latest.timestamp_ms() + HOUR_MS,
+        )
+        .unwrap()
+        .with_previous_key(new_signer().verifier())
+        .unwrap();
+        f.anchors
+            .push(sign_handover(&second, &new_signer(), &newest).unwrap());
+        f.keys = AnchorKeys::current(newest.verifier());
+        let report = f.verify();
+        assert!(report.valid, "{report:#?}");
+        let retired: Vec<(usize, u32)> = retired_keys(&f.anchors, &f.keys)
+            .iter()
+            .map(|r| (r.anchor_index, r.key.key_id()))
+            .collect();
+        assert_eq!(
+            retired,
+            vec![(3, new_signer().key_id()), (1, signer().key_id())]
+        );
     }
 
     #[test]

@@ -87,7 +87,16 @@ pub async fn status(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     let now_ms = crate::clock::now_ms();
     let anchoring = anchor_status(ctx, now_ms).await;
     let key = match anchor::public_key(ctx.env) {
-        Ok(key) => json!({"configured": true, "key_id": key["key_id"], "origin": key["origin"]}),
+        Ok(key) => {
+            let retired = anchor::key_history(ctx.env).await.unwrap_or_default();
+            json!({
+                "configured": true,
+                "key_id": key["key_id"],
+                "origin": key["origin"],
+                "rotating_from": key["previous"]["key_id"],
+                "retired": retired,
+            })
+        }
         Err(problem) => json!({"configured": false, "code": problem.code()}),
     };
     let mut body = log;

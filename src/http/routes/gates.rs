@@ -32,6 +32,30 @@ pub async fn run(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     json_response(201, &json!({"index": row.to_json(), "artifact": artifact}))
 }
 
+/// `POST /admin/gates/replay/run`: runs the gate-lift replay now (runbook §8), as the daily
+/// cron does when `ENABLE_GATE_LIFT_REPLAY=1`; answers with the artifact. Off → `409
+/// REPLAY_DISABLED`, nothing written.
+pub async fn replay_run(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
+    if !ctx.body.is_null() && ctx.body != json!({}) {
+        return Err(ApiError::invalid_request("this route takes no parameters"));
+    }
+    let ran = job::run_replay(
+        ctx.env,
+        ctx.log,
+        &ctx.actor(),
+        &format!("manual:{}", ctx.actor()),
+    )
+    .await?;
+    let Some((row, artifact)) = ran else {
+        return Err(ApiError::new(
+            409,
+            "REPLAY_DISABLED",
+            "the gate-lift replay is off (ENABLE_GATE_LIFT_REPLAY=0)",
+        ));
+    };
+    json_response(201, &json!({"index": row.to_json(), "artifact": artifact}))
+}
+
 async fn by_run_id(ctx: &RequestCtx<'_>, db: &Db, run_id: &str) -> Result<Value, ApiError> {
     if !gate_artifact::valid_run_id(run_id) {
         return Err(not_found(run_id));

@@ -3,6 +3,7 @@
 mod approvals;
 pub(crate) mod audit;
 mod compliance;
+mod dashboard;
 mod evidence;
 mod gates;
 mod health;
@@ -75,10 +76,13 @@ pub async fn call(route: Route, ctx: &RequestCtx<'_>) -> Result<Response, ApiErr
         Route::ApprovalReject => approvals::reject(ctx).await,
         Route::StrategyGoLive => approvals::go_live(ctx).await,
         Route::GateRun => gates::run(ctx).await,
+        Route::GateReplayRun => gates::replay_run(ctx).await,
         Route::GateLatest => gates::latest(ctx).await,
         Route::GateGet => gates::get(ctx).await,
         Route::GateCompare => gates::compare(ctx).await,
         Route::AdminOpenapi => ops::openapi(ctx),
         Route::AdminMetrics => ops::metrics(ctx).await,
+        Route::AdminDashboard => dashboard::page(ctx),
+        Route::RiskEquity => risk::equity(ctx).await,
     }
 }

@@ -120,3 +120,66 @@ pub async fn decisions(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     let decisions = risk_client::decisions(ctx.env, limit).await?;
     json_response(200, &decisions)
 }
+
+/// Drawdown of `equity` from `peak` in basis points, rounded down (`None` without a positive
+/// peak). The same measure the drawdown limit uses: (peak − equity) / peak.
+fn drawdown_bps(equity: i64, peak: Option<i64>) -> Option<i64> {
+    let peak = peak.filter(|p| *p > 0)?;
+    let dd = (i128::from(peak) - i128::from(equity)).max(0) * 10_000 / i128::from(peak);
+    i64::try_from(dd).ok()
+}
+
+/// `GET /admin/risk/equity?limit=`: the governor's equity curve, oldest first (a point each time
+/// equity moved, at most the last `limit`, default 500, up to 2000), with each point's drawdown
+/// from the peak at that time.
+pub async fn equity(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
+    let limit = match ctx.query("limit") {
+        None => 500,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=2000).contains(n))
+            .ok_or_else(|| {
+                ApiError::new(400, "INVALID_QUERY", "limit must be an integer in 1..=2000")
+            })?,
+    };
+    let curve = risk_client::equity(ctx.env, limit).await?;
+    let points: Vec<Value> = curve["points"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| {
+                    let equity = p["equity_usd_micros"].as_i64();
+                    let peak = p["peak_equity_usd_micros"].as_i64();
+                    json!({
+                        "at": p["at"],
+                        "equity_usd_micros": equity,
+                        "peak_equity_usd_micros": peak,
+                        "drawdown_bps": equity.and_then(|e| drawdown_bps(e, peak)),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json_response(200, &json!({"points": points}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drawdown_bps;
+
+    #[test]
+    fn drawdown_is_basis_points_of_the_peak_rounded_down() {
+        assert_eq!(drawdown_bps(10_000_000_000, Some(10_000_000_000)), Some(0));
+        // $9,700 from a $10,000 peak: 3.00 %.
+        assert_eq!(drawdown_bps(9_700_000_000, Some(10_000_000_000)), Some(300));
+        // One micro-dollar below the peak is not yet a basis point.
+        assert_eq!(drawdown_bps(9_999_999_999, Some(10_000_000_000)), Some(0));
+        assert_eq!(drawdown_bps(9_999_000_000, Some(10_000_000_000)), Some(1));
+        assert_eq!(drawdown_bps(9_991_000_000, Some(10_000_000_000)), Some(9));
+        // Above the peak (the peak is updated after) is no drawdown.
+        assert_eq!(drawdown_bps(10_100_000_000, Some(10_000_000_000)), Some(0));
+        assert_eq!(drawdown_bps(1, None), None);
+        assert_eq!(drawdown_bps(1, Some(0)), None);
+    }
+}

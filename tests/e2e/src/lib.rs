@@ -583,6 +583,34 @@ impl Stack {
         }
     }
 
+    /// Proposes the Kalshi/Polymarket pair (alice), with the simulator's Anthropic endpoint
+    /// grading it `identical`, and approves it (bob) through the admin routes; returns its id.
+    pub fn approve_pair(&self, ticker: &str, condition: &str) -> String {
+        let r = self.sim(
+            "PUT",
+            "/__sim/anthropic/grades",
+            Some(&serde_json::json!({ format!("{ticker}|{condition}"): "identical" })),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = self.json(
+            "POST",
+            "/admin/pairs",
+            &self.tokens.alice,
+            &serde_json::json!({"kalshi_ticker": ticker, "polymarket_condition_id": condition}),
+        );
+        assert_eq!(r.status, 201, "propose: {}", r.text());
+        let id = r.json()["pair"]["id"].as_str().unwrap().to_string();
+        assert_eq!(r.json()["pair"]["status"], "assessed", "{}", r.text());
+        let r = self.json(
+            "POST",
+            &format!("/admin/pairs/{id}/approve"),
+            &self.tokens.bob,
+            &serde_json::json!({"notes": "same game"}),
+        );
+        assert_eq!(r.status, 200, "approve: {}", r.text());
+        id
+    }
+
     /// Fires the cron `cron` as if scheduled at `time_ms`, through Miniflare's trigger handler
     /// (`/cdn-cgi/handler/scheduled`, which passes the time on; wrangler's `/__scheduled`
     /// always uses now); returns when the handler has finished.
@@ -868,23 +896,6 @@ impl Stack {
         })
     }
 
-    /// The audit log's events, in seq order (every page).
-    pub fn audit_events(&self) -> Vec<serde_json::Value> {
-        let size = self.audit_status()["size"].as_u64().unwrap();
-        let mut events = Vec::new();
-        let mut from = 1;
-        while from <= size {
-            let r = self.get(
-                &format!("/admin/audit/events?from={from}&limit=1000"),
-                Some(&self.tokens.admin),
-            );
-            assert_eq!(r.status, 200, "{}", r.text());
-            events.extend(r.json()["events"].as_array().cloned().unwrap_or_default());
-            from += 1000;
-        }
-        events
-    }
-
     pub fn audit_status(&self) -> serde_json::Value {
         let r = self.get("/admin/audit/status", Some(&self.tokens.admin));
         assert_eq!(r.status, 200, "{}", r.text());
@@ -929,5 +940,208 @@ impl Stack {
         let r = self.get("/admin/circuit-breaker", Some(&self.tokens.admin));
         assert_eq!(r.status, 200, "{}", r.text());
         r.json()["state"].as_str().unwrap().to_string()
+    }
+}
+
+/// The go-live checklist (`GET /admin/preflight`) and the steps README "Go-live checklist"
+/// documents to make it pass, as the tests that follow them share them.
+pub mod golive {
+    use super::{root, send, Stack};
+    use serde_json::{json, Value};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// `GET /admin/preflight` as `token`; panics unless it answers 200.
+    pub fn checklist(stack: &Stack, token: &str) -> Value {
+        let r = stack.get("/admin/preflight", Some(token));
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// (status, reason) of one checklist item.
+    pub fn item(checklist: &Value, id: &str) -> (String, String) {
+        let items = checklist["items"].as_array().expect("items");
+        let i = items
+            .iter()
+            .find(|i| i["id"] == id)
+            .unwrap_or_else(|| panic!("no item {id}: {checklist}"));
+        (
+            i["status"].as_str().unwrap().to_string(),
+            i["reason"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Asserts item `id` has `status` and a reason containing `reason_part`.
+    pub fn assert_item(checklist: &Value, id: &str, status: &str, reason_part: &str) {
+        let (s, reason) = item(checklist, id);
+        assert_eq!(s, status, "{id}: {reason}");
+        assert!(
+            reason.contains(reason_part),
+            "{id}: reason {reason:?} lacks {reason_part:?}"
+        );
+    }
+
+    /// The ids of the failing items, in checklist order.
+    pub fn failing(checklist: &Value) -> Vec<String> {
+        checklist["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|i| i["status"] == "fail")
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// A `scripts/preflight.sh` report (schema `paul-p/security-preflight/1`) finished now with
+    /// `verdict`, no findings, and one check that passed (PASS) or failed (anything else).
+    pub fn report(verdict: &str) -> Value {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            % 86_400;
+        let finished = format!(
+            "{}T{:02}:{:02}:{:02}.000Z",
+            super::utc_day(0),
+            secs / 3600,
+            (secs / 60) % 60,
+            secs % 60
+        );
+        let pass = verdict == "PASS";
+        json!({
+            "schema": "paul-p/security-preflight/1",
+            "started_at": finished,
+            "finished_at": finished,
+            "verdict": verdict,
+            "exit_code": if pass { 0 } else { 1 },
+            "repository": {"commit": "e2e0000000000000000000000000000000000000", "dirty": false},
+            "checks": [{"name": "cargo-audit", "status": if pass { "pass" } else { "fail" }}],
+            "findings": [],
+            "allowlisted": [],
+            "warnings": [],
+        })
+    }
+
+    /// Step 2: uploads a report with `verdict` the documented way
+    /// (`scripts/upload-preflight-report.sh --local`, into this stack's local R2).
+    pub fn upload_report(stack: &Stack, verdict: &str) {
+        let file = stack
+            .state_dir
+            .join(format!("security_preflight_e2e_{verdict}.json"));
+        std::fs::write(&file, report(verdict).to_string()).unwrap();
+        let out = Command::new(root().join("scripts/upload-preflight-report.sh"))
+            .arg("--local")
+            .arg("--persist-to")
+            .arg(stack.state_dir.join("state"))
+            .arg(&file)
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run upload-preflight-report.sh");
+        assert!(
+            out.status.success(),
+            "upload failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Step 3, first half: the hourly anchoring cron, now (`/__scheduled`, as the README does).
+    pub fn anchor_now(stack: &Stack) {
+        let r = send("GET", &stack.url("/__scheduled?cron=0+*+*+*+*"), &[], None);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
+    /// Step 3, second half: a full verification of the audit log (`POST /admin/audit/verify`)
+    /// as `token`, once the R2 mirror it reads has caught up with the log; asserts it is valid
+    /// and done.
+    pub fn verify_all(stack: &Stack, token: &str) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let r = stack.get("/admin/audit/status", Some(token));
+            assert_eq!(r.status, 200, "{}", r.text());
+            if r.json()["mirror"]["lag"] == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the R2 mirror never caught up: {}",
+                r.text()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let r = stack.json("POST", "/admin/audit/verify", token, &json!({}));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v["valid"], true, "{v}");
+        assert_eq!(v["done"], true, "{v}");
+    }
+
+    /// A manual breaker transition as `token`; returns the response whatever its status.
+    pub fn transition(stack: &Stack, token: &str, target: &str, reason: &str) -> super::Resp {
+        stack.json(
+            "POST",
+            "/admin/circuit-breaker/transition",
+            token,
+            &json!({"targetState": target, "reason": reason}),
+        )
+    }
+
+    /// `POST /admin/reconcile` as `token`; asserts the paper book reconciled clean.
+    pub fn reconcile_clean(stack: &Stack, token: &str) {
+        let r = stack.json("POST", "/admin/reconcile", token, &json!({}));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v["reconciliation"]["outcome"], "clean", "{v}");
+    }
+
+    /// Step 4: the breaker drill, each transition asserted: HALT, a clean reconciliation after
+    /// the halt began, RECOVERY, NORMAL.
+    pub fn breaker_drill(stack: &Stack, token: &str) {
+        let r = transition(stack, token, "HALT", "go-live drill");
+        assert_eq!(r.status, 200, "HALT: {}", r.text());
+        reconcile_clean(stack, token);
+        for (target, reason) in [("RECOVERY", "drill over"), ("NORMAL", "recovered")] {
+            let r = transition(stack, token, target, reason);
+            assert_eq!(r.status, 200, "{target}: {}", r.text());
+        }
+    }
+
+    /// Steps 2 to 4 on a stack whose configuration already passes (secrets, operators, Access,
+    /// clean vars): afterwards the whole checklist passes, which this asserts.
+    pub fn complete(stack: &Stack, token: &str) -> Value {
+        upload_report(stack, "PASS");
+        anchor_now(stack);
+        verify_all(stack, token);
+        breaker_drill(stack, token);
+        let c = checklist(stack, token);
+        assert_eq!(c["pass"], true, "{c}");
+        c
+    }
+}
+
+impl Stack {
+    /// Every audit event (the canonical event objects, oldest first), read through
+    /// `GET /admin/audit/events` as operator admin.
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        let mut from = 1;
+        loop {
+            let r = self.get(
+                &format!("/admin/audit/events?from={from}&limit=1000"),
+                Some(&self.tokens.admin),
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+            let v = r.json();
+            let events = v["events"].as_array().expect("events");
+            if events.is_empty() {
+                return out;
+            }
+            out.extend(events.iter().map(|e| e["event"].clone()));
+            match v["next"].as_u64() {
+                Some(n) if n > from => from = n,
+                _ => return out,
+            }
+        }
     }
 }

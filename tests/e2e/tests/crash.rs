@@ -214,8 +214,8 @@ fn sigkill_mid_cycle_and_mid_ingestion_loses_nothing_and_duplicates_nothing() {
     let events = stack.audit_events();
     let mut submitted: BTreeMap<String, usize> = BTreeMap::new();
     for e in &events {
-        if e["event"]["kind"] == "ORDER_SUBMITTED" {
-            let id = e["event"]["payload"]["order"]["client_order_id"]
+        if e["kind"] == "ORDER_SUBMITTED" {
+            let id = e["payload"]["order"]["client_order_id"]
                 .as_str()
                 .unwrap_or_else(|| panic!("ORDER_SUBMITTED without an order id: {e}"))
                 .to_string();
@@ -236,10 +236,7 @@ fn sigkill_mid_cycle_and_mid_ingestion_loses_nothing_and_duplicates_nothing() {
     assert!(submitted.contains_key(&first_order));
     let mut seen = BTreeSet::new();
     for e in &events {
-        let key = (
-            e["event"]["kind"].to_string(),
-            e["event"]["payload"].to_string(),
-        );
+        let key = (e["kind"].to_string(), e["payload"].to_string());
         assert!(seen.insert(key), "an audit event appended twice: {e}");
     }
     // The killed runs stay on record as what they were; every run id is one row.

@@ -4,7 +4,7 @@
 //! metrics, checks, status and provenance; `GET /admin/gates/compare` and
 //! `scripts/compare-gate-artifacts` show what changed between two.
 
-use paul_p_e2e::{root, shared, Stack};
+use paul_p_e2e::{golive, root, shared, Stack};
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -247,7 +247,11 @@ fn gate_runs_write_indexed_audited_artifacts_with_provenance_and_compare() {
     assert_eq!(r.error_code(), "GATE_ARTIFACT_TAMPERED");
 
     the_daily_cron_writes_the_gate_and_the_dashboard_status(stack);
-    // The replay is off by default: the daily run wrote no replay artifact.
+    // The replay is off by default: the daily run wrote no replay artifact, and the manual route
+    // refuses and writes nothing either.
+    let r = stack.json("POST", "/admin/gates/replay/run", &admin, &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.error_code(), "REPLAY_DISABLED");
     assert_eq!(
         stack.d1_count("SELECT COUNT(*) AS n FROM gate_artifacts WHERE kind = 'gate_lift_replay'"),
         0
@@ -306,6 +310,11 @@ fn gate_lift_replay_strict_mode_fails_a_day_without_data() {
         ],
         ..Default::default()
     });
+    let admin = stack.tokens.admin.clone();
+    // On, but nothing recorded yet: the manual route says so and writes nothing.
+    let r = stack.json("POST", "/admin/gates/replay/run", &admin, &json!({}));
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.error_code(), "REPLAY_DATA_MISSING");
     let fixture = root()
         .join("../shared/fixtures/kalshi/paulp_candlesticks_2026-03/candlesticks-2026-03-02T23-11-55-535Z.json");
     stack.wrangler_local(&[
@@ -348,6 +357,56 @@ fn gate_lift_replay_strict_mode_fails_a_day_without_data() {
     let runs = stack.d1("SELECT status FROM runs WHERE job = 'production_gate_daily'");
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["status"], "FAIL");
+
+    // The manual route (`POST /admin/gates/replay/run`) runs the same replay and writes the same
+    // artifact: same days and outcome, its own run id, triggered by the operator, indexed,
+    // stored byte for byte as its hash says, and on record in the audit log.
+    let bad = stack.json(
+        "POST",
+        "/admin/gates/replay/run",
+        &admin,
+        &json!({"days": 2}),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    let r = stack.json("POST", "/admin/gates/replay/run", &admin, &json!({}));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v = r.json();
+    let manual = &v["artifact"];
+    assert_eq!(manual["kind"], "gate_lift_replay");
+    assert_eq!(manual["status"], "FAIL");
+    assert_eq!(manual["trigger"], "manual:admin");
+    assert_eq!(manual["synthetic"], true);
+    assert_ne!(manual["run_id"], art["run_id"]);
+    for field in [
+        "days",
+        "windows",
+        "failed_days",
+        "anchor_day",
+        "config",
+        "source",
+    ] {
+        assert_eq!(manual[field], art[field], "{field}");
+    }
+    let run_id = manual["run_id"].as_str().unwrap();
+    let key = format!("gates/gate_lift_replay_{run_id}.json");
+    assert_eq!(v["index"]["r2_key"], key.as_str());
+    let bytes = r2_get(&stack, &key);
+    assert_eq!(&serde_json::from_slice::<Value>(&bytes).unwrap(), manual);
+    let rows = stack.d1(&format!(
+        "SELECT kind, status, sha256, trigger FROM gate_artifacts WHERE run_id = '{run_id}'"
+    ));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["kind"], "gate_lift_replay");
+    assert_eq!(rows[0]["sha256"], v["index"]["sha256"]);
+    assert_eq!(rows[0]["trigger"], "manual:admin");
+    let recorded: Vec<Value> = stack
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["kind"] == "GATE_GATE_LIFT_REPLAY" && e["payload"]["run_id"] == run_id)
+        .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0]["actor"], "admin");
+    assert_eq!(recorded[0]["payload"]["sha256"], v["index"]["sha256"]);
 }
 
 fn strategy(stack: &Stack, id: &str) -> Value {
@@ -529,11 +588,21 @@ fn approve_pair(stack: &Stack, ticker: &str, condition: &str) {
 }
 
 #[test]
-fn a_paper_history_built_by_the_trading_cycle_reaches_pass_and_go_live_checks_everything_else() {
+fn a_paper_history_built_by_the_trading_cycle_reaches_pass_and_go_live_then_needs_two_operators() {
     // Thresholds scaled down (every one is configurable, and the artifact records them) so that
     // two simulated round trips through the real cycle make a complete history.
     let stack = Stack::start(paul_p_e2e::StackConfig {
         vars: vec![
+            // Go-live needs the Kalshi credentials configured (their presence is what it checks;
+            // the strategy makes no live order in this test).
+            (
+                "KALSHI_API_KEY_ID".into(),
+                format!("e2e-kalshi-id-{}", paul_p_e2e::random_token()),
+            ),
+            (
+                "KALSHI_PRIVATE_KEY".into(),
+                format!("e2e-kalshi-key-{}", paul_p_e2e::random_token()),
+            ),
             ("GATE_MIN_CLOSED_TRADES".into(), "2".into()),
             ("GATE_MIN_TRADING_DAYS".into(), "1".into()),
             ("GATE_MIN_SIGNALS_PER_WINDOW".into(), "2".into()),
@@ -587,64 +656,89 @@ fn a_paper_history_built_by_the_trading_cycle_reaches_pass_and_go_live_checks_ev
         .iter()
         .all(|c| c["pass"] == true));
 
-    // A full audit verification, then go-live: one operator is refused; with two, every
-    // precondition but the security checklist (which a fresh local stack fails) holds, so the
-    // approval fails with that reason alone and the strategy stays on paper. Verification reads
-    // the R2 mirror, so wait until it has caught up with the log.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    loop {
-        let r = stack.get("/admin/audit/status", Some(&stack.tokens.admin));
-        assert_eq!(r.status, 200, "{}", r.text());
-        if r.json()["mirror"]["lag"] == 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the R2 mirror never caught up: {}",
-            r.text()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
-    let r = stack.json(
-        "POST",
-        "/admin/audit/verify",
-        &stack.tokens.admin,
-        &json!({}),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["done"], true);
-    let r = stack.json(
-        "POST",
-        "/admin/strategies/fair_value/go-live",
-        &stack.tokens.alice,
-        &json!({"capitalAllocationUsd": 2500}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let id = r.json()["approval"]["id"].as_str().unwrap().to_string();
-    let r = stack.json(
-        "POST",
-        &format!("/admin/approvals/{id}/approve"),
-        &stack.tokens.alice,
-        &json!({}),
-    );
+    // Go-live before the security checklist is done: one operator is refused; with two, every
+    // precondition but the checklist (which a fresh local stack fails) holds, so the approval
+    // fails with that reason alone and the strategy stays on paper.
+    let (alice, bob) = (stack.tokens.alice.clone(), stack.tokens.bob.clone());
+    golive::verify_all(&stack, &stack.tokens.admin);
+    let id = request_go_live(&stack, &alice);
+    let r = approve(&stack, &alice, &id);
     assert_eq!(r.status, 403, "{}", r.text());
-    let r = stack.json(
-        "POST",
-        &format!("/admin/approvals/{id}/approve"),
-        &stack.tokens.bob,
-        &json!({}),
-    );
+    assert_eq!(r.error_code(), "SELF_APPROVAL");
+    let r = approve(&stack, &bob, &id);
     assert_eq!(r.status, 409, "{}", r.text());
     let result = &r.json()["error"]["details"]["approval"]["result"];
-    let mut reasons: Vec<String> = result["reasons"]
+    let reasons: Vec<String> = result["reasons"]
         .as_array()
         .unwrap()
         .iter()
         .map(|x| x.as_str().unwrap().to_string())
         .collect();
-    reasons.retain(|r| r != "GO_LIVE_KALSHI_CREDENTIALS_MISSING");
     assert_eq!(reasons, vec!["GO_LIVE_PREFLIGHT_FAILED"], "{result}");
     assert_eq!(result["facts"]["latest_gate"][0], "PASS");
     assert_eq!(result["facts"]["breaker"], "NORMAL");
     assert_eq!(strategy(&stack, "fair_value")["mode"], "paper");
+
+    // The steps README "Go-live checklist" documents (the preflight report uploaded, the log
+    // anchored and verified, a clean reconciliation, the breaker drill HALT -> RECOVERY ->
+    // NORMAL): the checklist passes.
+    let checklist = golive::complete(&stack, &alice);
+    assert!(golive::failing(&checklist).is_empty(), "{checklist}");
+
+    // Go-live again: the requester still cannot approve her own request; the second operator's
+    // approval executes it once, and the strategy is live with the requested allocation.
+    let id = request_go_live(&stack, &alice);
+    let r = approve(&stack, &alice, &id);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.error_code(), "SELF_APPROVAL");
+    assert_eq!(strategy(&stack, "fair_value")["mode"], "paper");
+    let r = approve(&stack, &bob, &id);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let approval = r.json()["approval"].clone();
+    assert_eq!(approval["status"], "executed", "{approval}");
+    assert_eq!(approval["result"]["mode"], "live", "{approval}");
+    assert_eq!(approval["result"]["facts"]["preflight_passed"], true);
+    let s = strategy(&stack, "fair_value");
+    assert_eq!(s["mode"], "live", "{s}");
+    assert_eq!(s["capital_allocation_usd_micros"], 2_500_000_000_i64);
+    let r = approve(&stack, &bob, &id);
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.error_code(), "APPROVAL_ALREADY_DECIDED");
+
+    // Executed once, both identities on record.
+    let events = stack.audit_events();
+    for kind in ["APPROVAL_APPROVED", "APPROVAL_EXECUTED"] {
+        let mine: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["kind"] == kind && e["payload"]["approval"]["approval_id"] == id.as_str())
+            .collect();
+        assert_eq!(mine.len(), 1, "{kind} exactly once: {mine:?}");
+        let p = &mine[0]["payload"]["approval"];
+        assert_eq!(
+            (p["requested_by"].as_str(), p["approved_by"].as_str()),
+            (Some("alice"), Some("bob")),
+            "{kind}: {p}"
+        );
+        assert_eq!(mine[0]["actor"], "bob");
+    }
+}
+
+fn request_go_live(stack: &Stack, token: &str) -> String {
+    let r = stack.json(
+        "POST",
+        "/admin/strategies/fair_value/go-live",
+        token,
+        &json!({"capitalAllocationUsd": 2500}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["approval"]["id"].as_str().unwrap().to_string()
+}
+
+fn approve(stack: &Stack, token: &str, id: &str) -> paul_p_e2e::Resp {
+    stack.json(
+        "POST",
+        &format!("/admin/approvals/{id}/approve"),
+        token,
+        &json!({}),
+    )
 }

@@ -39,29 +39,11 @@ fn limit(stack: &Stack, field: &str) -> i64 {
 
 /// Every audit event of `kind` (whole log, oldest first).
 fn audit_events(stack: &Stack, kind: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut from = 1;
-    loop {
-        let r = stack.get(
-            &format!("/admin/audit/events?from={from}&limit=1000"),
-            Some(&stack.tokens.admin),
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
-        let v = r.json();
-        let events = v["events"].as_array().unwrap().clone();
-        if events.is_empty() {
-            return out;
-        }
-        for e in &events {
-            if e["event"]["kind"] == kind {
-                out.push(e["event"].clone());
-            }
-        }
-        match v["next"].as_u64() {
-            Some(n) if n > from => from = n,
-            _ => return out,
-        }
-    }
+    stack
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
 }
 
 #[test]

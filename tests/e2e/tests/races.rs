@@ -149,9 +149,7 @@ fn operator_actions_racing_live_cycles_keep_every_invariant() {
     let kind_count = |kind: &str, id: &str| {
         events
             .iter()
-            .filter(|e| {
-                e["event"]["kind"] == kind && e["event"]["payload"]["approval"]["approval_id"] == id
-            })
+            .filter(|e| e["kind"] == kind && e["payload"]["approval"]["approval_id"] == id)
             .count()
     };
     for (id, a, b) in &approvals {
@@ -177,8 +175,8 @@ fn operator_actions_racing_live_cycles_keep_every_invariant() {
     let mut approved_in_caution = 0;
     let mut submitted: BTreeMap<String, usize> = BTreeMap::new();
     for e in &events {
-        let p = &e["event"]["payload"];
-        match (e["event"]["kind"].as_str().unwrap(), p["type"].as_str()) {
+        let p = &e["payload"];
+        match (e["kind"].as_str().unwrap(), p["type"].as_str()) {
             (_, Some("breaker_transition" | "breaker_escalation")) => {
                 assert_eq!(p["from"], breaker.as_str(), "{e}");
                 breaker = p["to"].as_str().unwrap().to_string();

@@ -2,113 +2,9 @@
 //! every forbidden D1 form refused through a real request path (`POST /admin/d1/query`), and
 //! the audit trail of requests and crons served while `SECURITY_DB_GUARDRAILS=0`.
 
-use paul_p_e2e::{random_token, root, send, Resp, Stack, StackConfig};
+use paul_p_e2e::golive::{self, assert_item};
+use paul_p_e2e::{random_token, send, Resp, Stack, StackConfig};
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
-
-fn preflight(stack: &Stack, token: &str) -> Value {
-    let r = stack.get("/admin/preflight", Some(token));
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()
-}
-
-/// (status, reason) of one checklist item.
-fn item(checklist: &Value, id: &str) -> (String, String) {
-    let items = checklist["items"].as_array().expect("items");
-    let i = items
-        .iter()
-        .find(|i| i["id"] == id)
-        .unwrap_or_else(|| panic!("no item {id}: {checklist}"));
-    (
-        i["status"].as_str().unwrap().to_string(),
-        i["reason"].as_str().unwrap().to_string(),
-    )
-}
-
-fn assert_item(checklist: &Value, id: &str, status: &str, reason_part: &str) {
-    let (s, reason) = item(checklist, id);
-    assert_eq!(s, status, "{id}: {reason}");
-    assert!(
-        reason.contains(reason_part),
-        "{id}: reason {reason:?} lacks {reason_part:?}"
-    );
-}
-
-/// Every audit event (oldest first), as the canonical event objects.
-fn audit_events(stack: &Stack) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut from = 1;
-    loop {
-        let r = stack.get(
-            &format!("/admin/audit/events?from={from}&limit=1000"),
-            Some(&stack.tokens.admin),
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
-        let v = r.json();
-        out.extend(
-            v["events"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["event"].clone()),
-        );
-        match v["next"].as_u64() {
-            Some(n) if n > from => from = n,
-            _ => return out,
-        }
-    }
-}
-
-fn report(verdict: &str) -> Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    // RFC 3339 from the Unix time, without a date library: via the harness' civil-day helper.
-    let day = paul_p_e2e::utc_day(0);
-    let secs = now % 86_400;
-    let finished = format!(
-        "{day}T{:02}:{:02}:{:02}.000Z",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    );
-    json!({
-        "schema": "paul-p/security-preflight/1",
-        "started_at": finished,
-        "finished_at": finished,
-        "verdict": verdict,
-        "exit_code": if verdict == "PASS" { 0 } else { 1 },
-        "repository": {"commit": "e2e0000000000000000000000000000000000000", "dirty": false},
-        "checks": [{"name": "cargo-audit", "status": if verdict == "PASS" { "pass" } else { "fail" }}],
-        "findings": [],
-        "allowlisted": [],
-        "warnings": [],
-    })
-}
-
-/// Uploads a report the documented way (`scripts/upload-preflight-report.sh --local`).
-fn upload_report(stack: &Stack, verdict: &str) {
-    let file = stack
-        .state_dir
-        .join(format!("security_preflight_e2e_{verdict}.json"));
-    std::fs::write(&file, report(verdict).to_string()).unwrap();
-    let out = Command::new(root().join("scripts/upload-preflight-report.sh"))
-        .arg("--local")
-        .arg("--persist-to")
-        .arg(stack.state_dir.join("state"))
-        .arg(&file)
-        .current_dir(root())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run upload-preflight-report.sh");
-    assert!(
-        out.status.success(),
-        "upload failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn the_go_live_checklist_fails_item_by_item_on_a_fresh_stack_and_passes_after_the_documented_steps()
@@ -129,7 +25,7 @@ fn the_go_live_checklist_fails_item_by_item_on_a_fresh_stack_and_passes_after_th
     let r = stack.get("/admin/preflight", None);
     assert_eq!(r.status, 401);
 
-    let c = preflight(&stack, &admin);
+    let c = golive::checklist(&stack, &admin);
     assert_eq!(c["pass"], false, "{c}");
     assert_eq!(c["items"].as_array().unwrap().len(), 8, "{c}");
     for i in c["items"].as_array().unwrap() {
@@ -185,19 +81,28 @@ fn the_go_live_checklist_fails_item_by_item_on_a_fresh_stack_and_passes_after_th
         &["LLM_FALLBACK_HEADER"],
     );
     let alice = stack.tokens.alice.clone();
-    let c = preflight(&stack, &alice);
+    let c = golive::checklist(&stack, &alice);
     assert_item(&c, "secrets_present", "pass", "secrets are set");
     assert_item(&c, "operator_tokens", "pass", "3 distinct operators");
     assert_item(&c, "cloudflare_access", "pass", "are set");
     assert_item(&c, "vars_clean", "pass", "looks like a credential");
-    assert_eq!(c["pass"], false);
+    assert_eq!(
+        golive::failing(&c),
+        [
+            "audit_anchoring",
+            "reconciliation",
+            "breaker_exercised",
+            "security_preflight"
+        ],
+        "{c}"
+    );
 
     // Step 2: the security preflight report, uploaded where the Worker reads it.
-    upload_report(&stack, "FAIL");
-    let c = preflight(&stack, &alice);
+    golive::upload_report(&stack, "FAIL");
+    let c = golive::checklist(&stack, &alice);
     assert_item(&c, "security_preflight", "fail", "verdict is FAIL");
-    upload_report(&stack, "PASS");
-    let c = preflight(&stack, &alice);
+    golive::upload_report(&stack, "PASS");
+    let c = golive::checklist(&stack, &alice);
     assert_item(&c, "security_preflight", "pass", "PASS ");
 
     // Step 3: anchor the audit log, then verify all of it.
@@ -208,51 +113,69 @@ fn the_go_live_checklist_fails_item_by_item_on_a_fresh_stack_and_passes_after_th
         &json!({"text": "go-live checklist run"}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let r = send("GET", &stack.url("/__scheduled?cron=0+*+*+*+*"), &[], None);
-    assert_eq!(r.status, 200, "{}", r.text());
-    let c = preflight(&stack, &alice);
+    golive::anchor_now(&stack);
+    let c = golive::checklist(&stack, &alice);
     assert_item(&c, "audit_anchoring", "fail", "no full verification");
-    let r = stack.json("POST", "/admin/audit/verify", &alice, &json!({}));
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["valid"], true, "{}", r.text());
-    let c = preflight(&stack, &alice);
+    golive::verify_all(&stack, &alice);
+    let c = golive::checklist(&stack, &alice);
     assert_item(&c, "audit_anchoring", "pass", "full verification passed");
-
-    // Step 4: exercise the breaker. Entering HALT is recorded; leaving it needs a clean
-    // reconciliation after the halt, which only the trading cycle's reconciliation provides.
-    let r = stack.json(
-        "POST",
-        "/admin/circuit-breaker/transition",
-        &alice,
-        &json!({"targetState": "HALT", "reason": "go-live drill"}),
+    assert_eq!(
+        golive::failing(&c),
+        ["reconciliation", "breaker_exercised"],
+        "{c}"
     );
+
+    // Step 4: the breaker drill. Entering HALT is recorded; leaving it needs a clean
+    // reconciliation that began after the halt.
+    let r = golive::transition(&stack, &alice, "HALT", "go-live drill");
     assert_eq!(r.status, 200, "{}", r.text());
-    let c = preflight(&stack, &alice);
+    let c = golive::checklist(&stack, &alice);
     assert_item(
         &c,
         "breaker_exercised",
         "fail",
         "HALT was entered but never left",
     );
-    let r = stack.json(
-        "POST",
-        "/admin/circuit-breaker/transition",
-        &alice,
-        &json!({"targetState": "RECOVERY", "reason": "drill over"}),
-    );
+    let r = golive::transition(&stack, &alice, "RECOVERY", "drill over");
+    assert_eq!(r.status, 409, "{}", r.text());
     assert_eq!(r.error_code(), "RECOVERY_REQUIRES_CLEAN_RECONCILIATION");
+    let c = golive::checklist(&stack, &alice);
+    assert_eq!(
+        golive::failing(&c),
+        ["reconciliation", "breaker_exercised"],
+        "{c}"
+    );
 
-    // What is left is exactly the two items a reconciliation satisfies.
-    let c = preflight(&stack, &alice);
-    assert_eq!(c["pass"], false);
-    let failing: Vec<&str> = c["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["status"] == "fail")
-        .map(|i| i["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(failing, ["reconciliation", "breaker_exercised"], "{c}");
+    // The reconciliation (the trading cycle runs one every 5 minutes; here by hand).
+    golive::reconcile_clean(&stack, &alice);
+    let c = golive::checklist(&stack, &alice);
+    assert_item(&c, "reconciliation", "pass", "clean reconciliation");
+    assert_eq!(golive::failing(&c), ["breaker_exercised"], "{c}");
+
+    // Now HALT can be left: RECOVERY already counts as leaving it; NORMAL ends the drill.
+    let r = golive::transition(&stack, &alice, "RECOVERY", "drill over");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let c = golive::checklist(&stack, &alice);
+    assert_item(
+        &c,
+        "breaker_exercised",
+        "pass",
+        "entered HALT and left it for RECOVERY",
+    );
+    let r = golive::transition(&stack, &stack.tokens.bob, "NORMAL", "recovered");
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Every item passes, and so does the checklist.
+    let c = golive::checklist(&stack, &alice);
+    assert!(golive::failing(&c).is_empty(), "{c}");
+    assert_eq!(c["pass"], true, "{c}");
+    assert_eq!(c["items"].as_array().unwrap().len(), 8, "{c}");
+
+    // A failing preflight report (as a newer upload would be) turns the checklist back.
+    golive::upload_report(&stack, "FAIL");
+    let c = golive::checklist(&stack, &alice);
+    assert_eq!(c["pass"], false, "{c}");
+    assert_eq!(golive::failing(&c), ["security_preflight"], "{c}");
 }
 
 fn query(stack: &Stack, token: &str, body: &Value) -> Resp {
@@ -369,7 +292,7 @@ fn every_forbidden_d1_form_is_refused_through_the_operator_query_route_and_selec
     assert_eq!(r.json()["rows"][0]["n"], 0);
 
     // Each use was audited first, refusals included, with who ran what.
-    let events = audit_events(&stack);
+    let events = stack.audit_events();
     let refused: Vec<&Value> = events
         .iter()
         .filter(|e| e["kind"] == "d1.query_refused")
@@ -433,7 +356,7 @@ fn with_guardrails_off_every_request_and_cron_is_audited_and_operator_sql_stays_
     let r = send("GET", &stack.url("/__scheduled?cron=0+*+*+*+*"), &[], None);
     assert_eq!(r.status, 200);
 
-    let events = audit_events(&stack);
+    let events = stack.audit_events();
     let unguarded: Vec<&Value> = events
         .iter()
         .filter(|e| e["kind"] == "security.unguarded_request")
