@@ -388,7 +388,10 @@ fn a_seeded_fault_day_ends_in_the_predicted_breaker_state_with_no_order_sent_in_
     // --- No order reached the venue while the breaker was in HALT ---
     // HALT lasts from a transition into it to the next transition out of it (escalation never
     // leaves HALT; only the operator above did). Every transition is one the replay models.
-    let history = state["history"].as_array().cloned().unwrap_or_default();
+    let history = state["transitions"]
+        .as_array()
+        .cloned()
+        .expect("the breaker's transitions");
     let mut halted: Vec<(i64, i64)> = Vec::new();
     for t in &history {
         let kind = t["cause"]["kind"].as_str().unwrap_or("");
@@ -403,6 +406,10 @@ fn a_seeded_fault_day_ends_in_the_predicted_breaker_state_with_no_order_sent_in_
             halted.last_mut().expect("left a HALT it entered").1 = at;
         }
     }
+    assert!(
+        operator.is_empty() || !halted.is_empty(),
+        "the operator recovered from a HALT the history does not show: {state}"
+    );
     let posts: Vec<&Value> = requests
         .iter()
         .filter(|r| r["method"] == "POST" && r["path"] == "/trade-api/v2/portfolio/orders")
