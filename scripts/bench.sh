@@ -21,8 +21,14 @@ mkdir -p "$out"
 # Runs the load test into $out/load.json.
 run_load() {
   say "bounded load test through wrangler dev (reads, risk dry runs, audit appends)"
-  setsid "$ROOT/target/release/load" > "$out/load.json"
+  # A failed run (a 5xx or a request without an answer) still has its figures rendered, with
+  # the failures in their own column; bench.sh then exits non-zero at the end.
+  if ! setsid "$ROOT/target/release/load" > "$out/load.json" 2> "$out/load.err"; then
+    say "the load test saw 5xx answers or transport errors (see $out/load.err)"
+    load_failed=1
+  fi
 }
+load_failed=0
 
 # Replaces (or appends) the "## Load" section of BENCHMARKS.md from $out/load.json.
 render_load() {
@@ -38,17 +44,21 @@ if start >= 0:
     text = text[:start] + (text[nxt:] if nxt >= 0 else "\n")
 lines = ["", "## Load", ""]
 lines.append(f"Command: `BENCH_ONLY=load ./scripts/bench.sh` (`target/release/load`), {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC')}, {sys.argv[2]}.")
-lines.append("A fresh local stack; per scenario a fixed time of closed-loop load from C client threads on")
+lines.append("A fresh local stack; per scenario R rounds of s seconds of closed-loop load from C client threads on")
 lines.append("127.0.0.1. Reads rotate over `/admin/circuit-breaker`, `/admin/risk`, `/admin/audit/status` and")
 lines.append("`/admin/runs`; dry runs are `POST /admin/risk/check` on a marked market (through the RiskGovernor")
 lines.append("object, each decision appended to the audit log); appends are `POST /admin/audit/notes`. Non-2xx")
 lines.append("answers are refusals by design (the orders-per-minute bucket, exposure limits); any 5xx fails the run.")
+lines.append("Counts are summed over the rounds; req/s, p50 and p99 are medians over the rounds.")
 lines.append("")
-lines.append("| scenario | s | C | requests | non-2xx | req/s | p50 ms | p99 ms |")
-lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+lines.append("| scenario | R × s | C | requests | non-2xx | 5xx | no answer | req/s | p50 ms | p99 ms |")
+lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in load:
-    lines.append(f"| {r['scenario']} | {r['seconds']} | {r['concurrency']} | {r['requests']:,} | {r['non_2xx']:,} | "
+    lines.append(f"| {r['scenario']} | {r.get('rounds', 1)} × {r['seconds']} | {r['concurrency']} | {r['requests']:,} | {r['non_2xx']:,} | "
+                 f"{r['server_errors']:,} | {r.get('transport_errors', 0):,} | "
                  f"{r['throughput_rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |")
+lines.append("")
+lines.append("\"no answer\": no response within `LOAD_TIMEOUT_SECONDS` (30 s) or a dropped connection.")
 md.write_text(text.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
 PY
 }
@@ -61,7 +71,7 @@ if [ "${BENCH_ONLY:-}" = load ]; then
   run_load
   render_load
   say "updated the Load section of BENCHMARKS.md"
-  exit 0
+  exit $load_failed
 fi
 if [ "${BENCH_RENDER_ONLY:-0}" != 1 ]; then
 ./scripts/setup.sh
@@ -69,6 +79,7 @@ if [ "${BENCH_RENDER_ONLY:-0}" != 1 ]; then
 cargo build -q --release -p paul-p-e2e --bin bench --bin audit_bench --bin load
 cargo build -q -p paul-p-sim
 
+cut -d' ' -f1-3 /proc/loadavg > "$out/loadavg_start"
 say "native benchmarks (release)"
 cargo test -q --release --lib -- --ignored --nocapture --test-threads=1 core::risk::bench core::audit::bench \
   2>/dev/null | sed -n 's/^.*BENCH //p' > "$out/native.jsonl"
@@ -83,6 +94,7 @@ setsid "$ROOT/target/release/bench" > "$out/stack.json"
 say "audit appends and proofs through the object"
 setsid "$ROOT/target/release/audit_bench" > "$out/audit.json"
 run_load
+cut -d' ' -f1-3 /proc/loadavg > "$out/loadavg_end"
 stat -c %s build/index_bg.wasm > "$out/wasm_raw"
 gzip -9 -c build/index_bg.wasm | wc -c > "$out/wasm_gz"
 (cat build/index.js build/index_bg.wasm) | gzip -9 | wc -c > "$out/bundle_gz"
@@ -106,7 +118,12 @@ mb = 1024 * 1024
 print("# Benchmarks\n")
 print(f"Produced by `./scripts/bench.sh` on {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC')}.")
 print(f"Machine: {machine}. Loopback only. The machines are noisy (other builds may run beside the")
-print("benchmark), so figures are medians over rounds; compare ratios, not absolute values.\n")
+print("benchmark), so figures are medians over rounds; compare ratios, not absolute values.")
+la = [out / "loadavg_start", out / "loadavg_end"]
+if all(p.exists() for p in la):
+    print(f"Load average (1, 5, 15 min) when the measurements began: {la[0].read_text().strip()}; when they ended:")
+    print(f"{la[1].read_text().strip()} — on 2 cores, anything above 2 means other work shared the machine.")
+print()
 
 print("## Worker size\n")
 print("Command: `./scripts/build-worker.sh`, then `gzip -9` of `build/index_bg.wasm` (and of wasm + JS shim).\n")
@@ -127,6 +144,21 @@ for r in stack["latency"]:
 h, s = stack["latency"][0]["p50_ms_median"], stack["latency"][1]["p50_ms_median"]
 print(f"\n`/admin/status` p50 is {s / h:.1f}× `/health` p50 (it authenticates, probes D1 twice and R2 twice,")
 print(f"and reads the risk governor). First request after start: {stack['first_request_ms']:.1f} ms.")
+
+rs = stack.get("restarts")
+if rs:
+    print("\n## Cold start\n")
+    print(f"Command: `target/release/bench` (`BENCH_RESTARTS`={rs['restarts']}): `wrangler dev` stopped and started again on the")
+    print("same state; medians over the restarts. workerd compiles and instantiates the wasm while starting,")
+    print("so the restart includes it (and wrangler's own start-up, which dominates). The first operator")
+    print("request after it wakes both Durable Objects and opens D1 and R2 in the fresh process. (A separate")
+    print("wasm compile figure under Node is not given: the module uses the wasm exception-handling")
+    print("proposal, which this machine's Node 20 does not compile; workerd's V8 does.)\n")
+    print("| figure | median |")
+    print("|---|---:|")
+    print(f"| restart until `/health` answers | {rs['ready_ms_median'] / 1000:.1f} s |")
+    print(f"| first `GET /admin/status` after the restart | {rs['first_status_ms_median']:.1f} ms |")
+    print(f"| warm `GET /admin/status` p50 (above) | {s:.1f} ms (the first takes {rs['first_status_ms_median'] / s:.1f}× as long) |")
 
 print("\n## Risk governor\n")
 rk = native.get("risk_pre_trade_check", [{}])[0]
@@ -175,3 +207,4 @@ if cpu:
 PY
 render_load
 say "wrote BENCHMARKS.md"
+exit $load_failed

@@ -5,8 +5,9 @@
 # wrangler dev + the venue simulator on fresh local state. Ends with one summary line; exits
 # non-zero if anything failed.
 #   --long   also runs the long campaigns: every cargo-fuzz target for FUZZ_SECONDS (default 60)
-#            each (./scripts/fuzz.sh), and the e2e fault day over a whole day (288 deliveries
-#            instead of 96: FAULT_DAY_DELIVERIES)
+#            each (./scripts/fuzz.sh), and Schemathesis over docs/openapi.yaml against a fresh
+#            local stack (./scripts/api-fuzz.sh, API_FUZZ_MAX_SECONDS, default 300), and the e2e fault
+#            day over a whole day (288 deliveries instead of 96: FAULT_DAY_DELIVERIES)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -85,6 +86,7 @@ fi
 
 if [ "${1:-}" = "--long" ]; then
   stage fuzz ./scripts/fuzz.sh
+  stage api-fuzz ./scripts/api-fuzz.sh
 fi
 
 echo

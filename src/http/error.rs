@@ -118,6 +118,18 @@ fn invalid_json_at(err: &serde_json::Error) -> ApiError {
     ApiError::invalid_json(format!("line {} column {}", err.line(), err.column()))
 }
 
+/// Parses a request body: JSON, and a JSON object (every route's body is one; a `null`, an
+/// array or a scalar would otherwise read as "no body" or as a struct in sequence form).
+pub fn parse_body(bytes: &[u8]) -> Result<Value, ApiError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(ApiError::invalid_request(
+            "the request body must be a JSON object",
+        )),
+        Err(e) => Err(from_body_error(&e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +140,21 @@ mod tests {
     #[allow(dead_code)]
     struct Probe {
         a: u32,
+    }
+
+    #[test]
+    fn bodies_must_be_json_objects() {
+        assert_eq!(parse_body(b"{\"a\":1}").unwrap(), json!({"a": 1}));
+        for body in [&b"null"[..], b"[]", b"[1]", b"5", b"\"x\"", b"true"] {
+            let e = parse_body(body).unwrap_err();
+            assert_eq!(
+                (e.status, e.code.as_str()),
+                (400, "INVALID_REQUEST"),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert_eq!(parse_body(b"{").unwrap_err().code, "INVALID_JSON");
     }
 
     #[test]

@@ -51,6 +51,37 @@ impl RequestCtx<'_> {
         serde_json::from_value(self.body.clone()).map_err(|e| error::from_body_error(&e))
     }
 
+    /// Appends one record as the acting operator, before the change it describes; the seq of
+    /// the record. When the log does not confirm the append, `log_event` is logged and the
+    /// answer is `503 AUDIT_UNAVAILABLE`: the change must not happen.
+    pub async fn audit_first(
+        &self,
+        kind: &str,
+        payload: Value,
+        log_event: &str,
+    ) -> Result<u64, ApiError> {
+        let record = crate::audit_client::AuditRecord {
+            actor: self.actor(),
+            kind: kind.to_string(),
+            payload,
+            evidence_hash: None,
+        };
+        match crate::audit_client::append(self.env, vec![record]).await {
+            Ok(receipts) => Ok(receipts.first().map(|r| r.seq.get()).unwrap_or_default()),
+            Err(e) => {
+                self.log.error(
+                    log_event,
+                    json!({"kind": kind, "code": e.code(), "detail": e.detail()}),
+                );
+                Err(ApiError::unavailable(
+                    crate::audit_client::AuditUnavailable::CODE,
+                    "the audit log did not confirm the append; nothing was changed",
+                )
+                .with_details(json!({"cause": e.code()})))
+            }
+        }
+    }
+
     /// The operator acting, for records. Admin handlers only run after authentication.
     pub fn actor(&self) -> String {
         self.identity
@@ -134,7 +165,14 @@ async fn read_body(req: &mut Request, kind: Body) -> Result<Value, ApiError> {
     if !content_type_is_json(req) {
         return Err(ApiError::unsupported_media_type());
     }
-    serde_json::from_slice::<Value>(&bytes).map_err(|e| error::from_body_error(&e))
+    error::parse_body(&bytes)
+}
+
+/// The request's method exactly as sent. `worker::Request::method()` maps every method it does
+/// not know (e.g. `QUERY`, `PROPFIND`) to `GET`, which would serve such a request as a GET;
+/// matched against the raw name, an unknown method is answered `405` like any other.
+fn raw_method(req: &Request) -> String {
+    req.inner().method()
 }
 
 fn parse_query(url: &worker::Url) -> Vec<(String, String)> {
@@ -152,7 +190,7 @@ async fn dispatch(
 ) -> Result<Response, ApiError> {
     let url = req.url().map_err(|_| ApiError::not_found())?;
     let path = url.path().to_string();
-    let method = req.method().to_string();
+    let method = raw_method(&req);
 
     // Admin paths are authenticated before they are matched: an unauthenticated caller gets the
     // same 401 for an existing route and a made-up one. The one exception is the dashboard's
@@ -242,7 +280,7 @@ pub async fn handle(req: Request, env: Env) -> Response {
     let started = crate::clock::now_ms();
     let request_id = crate::ids::request_id();
     let log = Logger::new(request_id.clone(), crate::secrets_redactor(&env));
-    let method = req.method().to_string();
+    let method = raw_method(&req);
     let path = req.path();
     let mut identity = None;
     let mut group = "unmatched";

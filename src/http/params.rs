@@ -39,6 +39,17 @@ pub fn u64_at_least(name: &str, value: Option<&str>, min: u64) -> Result<Option<
     }
 }
 
+/// The `limit` of a list route: `default` when absent, else 1..=`max`. A larger value is refused
+/// (`400 INVALID_PARAMETER`), not silently capped, so a caller never reads fewer rows than it
+/// asked for without knowing.
+pub fn limit(value: Option<&str>, default: u64, max: u64) -> Result<i64, ApiError> {
+    match u64_at_least("limit", value, 1)? {
+        None => Ok(default as i64),
+        Some(n) if n > max => Err(invalid("limit", &format!("at most {max}"))),
+        Some(n) => Ok(n as i64),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +85,21 @@ mod tests {
         }
         assert!(u64_at_least("seq", Some("0"), 1).is_err());
         assert_eq!(u64_at_least("seq", Some("1"), 1).unwrap(), Some(1));
+    }
+
+    #[test]
+    fn limits_default_and_refuse_out_of_range() {
+        assert_eq!(limit(None, 100, 500).unwrap(), 100);
+        assert_eq!(limit(Some("1"), 100, 500).unwrap(), 1);
+        assert_eq!(limit(Some("500"), 100, 500).unwrap(), 500);
+        for bad in ["0", "501", "x", ""] {
+            let e = limit(Some(bad), 100, 500).unwrap_err();
+            assert_eq!(
+                (e.status, e.code.as_str()),
+                (400, "INVALID_PARAMETER"),
+                "{bad}"
+            );
+            assert_eq!(e.details["name"], "limit");
+        }
     }
 }

@@ -742,6 +742,21 @@ mod tests {
     }
 
     #[test]
+    fn methods_match_by_exact_name_so_unknown_ones_are_not_allowed() {
+        // The Worker matches the method as sent (`http::raw_method`): an unknown or lower-case
+        // name is no GET, it is refused with the path's Allow list.
+        for method in ["QUERY", "get", "PROPFIND", "TRACE"] {
+            assert_eq!(
+                match_route(method, "/health"),
+                RouteMatch::MethodNotAllowed {
+                    allowed: vec!["GET"]
+                },
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
     fn unknown_paths_and_near_misses_are_not_found() {
         for path in [
             "/",

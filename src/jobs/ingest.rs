@@ -39,6 +39,7 @@ use crate::store::d1::{Db, DbError};
 use crate::store::evidence::EvidenceStore;
 use crate::store::market_data::{self, Removals};
 use crate::store::runs;
+use crate::venues::BodyError;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -473,7 +474,84 @@ struct PagePlan {
     statements: Vec<Statement>,
 }
 
+/// The market and quote rows of a listing page and the records the rules drop (by key):
+/// `(drops, statements, rows written)`.
+fn market_page<'a, R>(
+    rules: &RuleSet,
+    records: &'a [R],
+    entity: impl Fn(&'a R) -> (String, compliance::Entity<'a>),
+    rows_of: impl Fn(&'a R) -> (Row, Row),
+) -> (Vec<(String, Rule)>, Vec<Statement>, usize) {
+    let mut drops = Vec::new();
+    let mut markets: Vec<Row> = Vec::with_capacity(records.len());
+    let mut quotes: Vec<Row> = Vec::with_capacity(records.len());
+    for record in records {
+        let (key, entity) = entity(record);
+        if let Some(rule) = rules.check(&entity) {
+            drops.push((key, rule.clone()));
+            continue;
+        }
+        let (market, quote) = rows_of(record);
+        markets.push(market);
+        quotes.push(quote);
+    }
+    let row_count = markets.len() + quotes.len();
+    let mut statements = rows::MARKETS.statements(&markets);
+    statements.extend(rows::MARKET_PRICES.statements(&quotes));
+    (drops, statements, row_count)
+}
+
 impl Run<'_> {
+    /// Fetches `url` and parses the body with `parse`: the parsed page, where and when it was
+    /// observed, and the body's size (for the CPU meter). On failure, the step's end, with the
+    /// failure counted and the evidence kept.
+    async fn fetch_parsed<T>(
+        &mut self,
+        admission: &Admission,
+        url: &str,
+        counts: &mut StepCounts,
+        hashes: &mut Vec<EvidenceHash>,
+        parse: impl FnOnce(&[u8]) -> Result<T, BodyError>,
+    ) -> Result<(T, Observed, usize), StepEnd> {
+        let (bytes, hash, at) = match self.fetcher.get(admission, url, counts).await {
+            Fetched::Body { bytes, hash, at } => (bytes, hash, at),
+            Fetched::Failed {
+                code,
+                detail,
+                evidence,
+            } => {
+                counts.failures += 1;
+                hashes.extend(evidence);
+                return Err(StepEnd::fail(counts_json(counts, hashes), code, detail));
+            }
+        };
+        hashes.push(hash);
+        match parse(&bytes) {
+            Ok(page) => Ok((page, Observed { evidence: hash, at }, bytes.len())),
+            Err(e) => {
+                counts.failures += 1;
+                Err(StepEnd::fail(
+                    counts_json(counts, hashes),
+                    e.code(),
+                    format!("{} evidence={hash}", e.detail()),
+                ))
+            }
+        }
+    }
+
+    /// [`Run::commit`] for a listing page: a failure is counted and ends the step.
+    async fn commit_page(
+        &self,
+        plan: PagePlan,
+        counts: &mut StepCounts,
+        hashes: &[EvidenceHash],
+    ) -> Result<(), StepEnd> {
+        self.commit(plan, counts).await.map_err(|(code, detail)| {
+            counts.failures += 1;
+            StepEnd::fail(counts_json(counts, hashes), code, detail)
+        })
+    }
+
     /// Budget check before a page; `Err` carries the clean-stop step end.
     fn admit_page(
         &self,
@@ -645,32 +723,20 @@ async fn kalshi_events(
             return end;
         }
         let url = kalshi_events_url(&base, KALSHI_EVENTS_PAGE_LIMIT, paging.cursor());
-        let (bytes, hash, at) = match run.fetcher.get(admission, &url, &mut counts).await {
-            Fetched::Body { bytes, hash, at } => (bytes, hash, at),
-            Fetched::Failed {
-                code,
-                detail,
-                evidence,
-            } => {
-                counts.failures += 1;
-                hashes.extend(evidence);
-                return StepEnd::fail(counts_json(&counts, &hashes), code, detail);
-            }
-        };
-        hashes.push(hash);
-        let page = match crate::venues::kalshi::parse_events_page(&bytes) {
-            Ok(p) => p,
-            Err(e) => {
-                counts.failures += 1;
-                return StepEnd::fail(
-                    counts_json(&counts, &hashes),
-                    e.code(),
-                    format!("{} evidence={hash}", e.detail()),
-                );
-            }
+        let (page, obs, size) = match run
+            .fetch_parsed(
+                admission,
+                &url,
+                &mut counts,
+                &mut hashes,
+                crate::venues::kalshi::parse_events_page,
+            )
+            .await
+        {
+            Ok(fetched) => fetched,
+            Err(end) => return end,
         };
         page.rejects.iter().for_each(|r| counts.reject(r.code()));
-        let obs = Observed { evidence: hash, at };
         let mut drops = Vec::new();
         let mut rows_out: Vec<Row> = Vec::new();
         for e in &page.records {
@@ -688,17 +754,16 @@ async fn kalshi_events(
             venue: Venue::Kalshi,
             kind: EntityKind::Event,
             source: Source::Kalshi,
-            evidence: hash,
+            evidence: obs.evidence,
             drops,
             statements: rows::KALSHI_EVENTS.statements(&rows_out),
         };
-        if let Err((code, detail)) = run.commit(plan, &mut counts).await {
-            counts.failures += 1;
-            return StepEnd::fail(counts_json(&counts, &hashes), code, detail);
+        if let Err(end) = run.commit_page(plan, &mut counts, &hashes).await {
+            return end;
         }
         run.fetcher
             .meter
-            .charge_page(&run.fetcher.cost, bytes.len(), rows_out.len());
+            .charge_page(&run.fetcher.cost, size, rows_out.len());
         counts.pages += 1;
         match paging.advance(page.cursor) {
             PageStep::Next => continue,
@@ -745,63 +810,41 @@ async fn kalshi_markets(
             ),
             None => kalshi_markets_url(&base, run.config.kalshi_page_limit, paging.cursor()),
         };
-        let (bytes, hash, at) = match run.fetcher.get(admission, &url, &mut counts).await {
-            Fetched::Body { bytes, hash, at } => (bytes, hash, at),
-            Fetched::Failed {
-                code,
-                detail,
-                evidence,
-            } => {
-                counts.failures += 1;
-                hashes.extend(evidence);
-                return StepEnd::fail(counts_json(&counts, &hashes), code, detail);
-            }
-        };
-        hashes.push(hash);
-        let page = match crate::venues::kalshi::parse_markets_page(&bytes) {
-            Ok(p) => p,
-            Err(e) => {
-                counts.failures += 1;
-                return StepEnd::fail(
-                    counts_json(&counts, &hashes),
-                    e.code(),
-                    format!("{} evidence={hash}", e.detail()),
-                );
-            }
+        let (page, obs, size) = match run
+            .fetch_parsed(
+                admission,
+                &url,
+                &mut counts,
+                &mut hashes,
+                crate::venues::kalshi::parse_markets_page,
+            )
+            .await
+        {
+            Ok(fetched) => fetched,
+            Err(end) => return end,
         };
         page.rejects.iter().for_each(|r| counts.reject(r.code()));
-        let obs = Observed { evidence: hash, at };
-        let mut drops = Vec::new();
-        let mut markets: Vec<Row> = Vec::with_capacity(page.records.len());
-        let mut quotes: Vec<Row> = Vec::with_capacity(page.records.len());
-        for m in &page.records {
-            if let Some(rule) = run.rules.check(&rows::kalshi_market_entity(m, events)) {
-                drops.push((m.ticker.clone(), rule.clone()));
-                continue;
-            }
-            let (market, quote) = rows::kalshi_market_rows(m, events, &obs);
-            markets.push(market);
-            quotes.push(quote);
-        }
+        let (drops, statements, row_count) = market_page(
+            run.rules,
+            &page.records,
+            |m| (m.ticker.clone(), rows::kalshi_market_entity(m, events)),
+            |m| rows::kalshi_market_rows(m, events, &obs),
+        );
         counts.records += page.records.len() as u32;
-        let row_count = markets.len() + quotes.len();
-        let mut statements = rows::MARKETS.statements(&markets);
-        statements.extend(rows::MARKET_PRICES.statements(&quotes));
         let plan = PagePlan {
             venue: Venue::Kalshi,
             kind: EntityKind::Market,
             source: Source::Kalshi,
-            evidence: hash,
+            evidence: obs.evidence,
             drops,
             statements,
         };
-        if let Err((code, detail)) = run.commit(plan, &mut counts).await {
-            counts.failures += 1;
-            return StepEnd::fail(counts_json(&counts, &hashes), code, detail);
+        if let Err(end) = run.commit_page(plan, &mut counts, &hashes).await {
+            return end;
         }
         run.fetcher
             .meter
-            .charge_page(&run.fetcher.cost, bytes.len(), row_count);
+            .charge_page(&run.fetcher.cost, size, row_count);
         counts.pages += 1;
         match paging.advance(page.cursor) {
             PageStep::Next => continue,
@@ -921,64 +964,42 @@ async fn polymarket_markets(run: &mut Run<'_>, admission: &Admission) -> StepEnd
             return end;
         }
         let url = gamma_markets_url(&base, paging.limit, paging.offset);
-        let (bytes, hash, at) = match run.fetcher.get(admission, &url, &mut counts).await {
-            Fetched::Body { bytes, hash, at } => (bytes, hash, at),
-            Fetched::Failed {
-                code,
-                detail,
-                evidence,
-            } => {
-                counts.failures += 1;
-                hashes.extend(evidence);
-                return StepEnd::fail(counts_json(&counts, &hashes), code, detail);
-            }
-        };
-        hashes.push(hash);
-        let page = match crate::venues::polymarket::parse_gamma_markets(&bytes) {
-            Ok(p) => p,
-            Err(e) => {
-                counts.failures += 1;
-                return StepEnd::fail(
-                    counts_json(&counts, &hashes),
-                    e.code(),
-                    format!("{} evidence={hash}", e.detail()),
-                );
-            }
+        let (page, obs, size) = match run
+            .fetch_parsed(
+                admission,
+                &url,
+                &mut counts,
+                &mut hashes,
+                crate::venues::polymarket::parse_gamma_markets,
+            )
+            .await
+        {
+            Ok(fetched) => fetched,
+            Err(end) => return end,
         };
         page.rejects.iter().for_each(|r| counts.reject(r.code()));
-        let obs = Observed { evidence: hash, at };
-        let mut drops = Vec::new();
-        let mut markets: Vec<Row> = Vec::with_capacity(page.records.len());
-        let mut quotes: Vec<Row> = Vec::with_capacity(page.records.len());
-        for m in &page.records {
-            if let Some(rule) = run.rules.check(&rows::gamma_market_entity(m)) {
-                drops.push((m.condition_id.clone(), rule.clone()));
-                continue;
-            }
-            let (market, quote) = rows::gamma_market_rows(m, &obs);
-            markets.push(market);
-            quotes.push(quote);
-        }
+        let (drops, statements, row_count) = market_page(
+            run.rules,
+            &page.records,
+            |m| (m.condition_id.clone(), rows::gamma_market_entity(m)),
+            |m| rows::gamma_market_rows(m, &obs),
+        );
         counts.records += page.records.len() as u32;
         let items = page.records.len() + page.rejects.len();
-        let row_count = markets.len() + quotes.len();
-        let mut statements = rows::MARKETS.statements(&markets);
-        statements.extend(rows::MARKET_PRICES.statements(&quotes));
         let plan = PagePlan {
             venue: Venue::Polymarket,
             kind: EntityKind::Market,
             source: Source::PolymarketGamma,
-            evidence: hash,
+            evidence: obs.evidence,
             drops,
             statements,
         };
-        if let Err((code, detail)) = run.commit(plan, &mut counts).await {
-            counts.failures += 1;
-            return StepEnd::fail(counts_json(&counts, &hashes), code, detail);
+        if let Err(end) = run.commit_page(plan, &mut counts, &hashes).await {
+            return end;
         }
         run.fetcher
             .meter
-            .charge_page(&run.fetcher.cost, bytes.len(), row_count);
+            .charge_page(&run.fetcher.cost, size, row_count);
         counts.pages += 1;
         if paging.advance(items) == PageStep::Done {
             return StepEnd::success(counts_json(&counts, &hashes));

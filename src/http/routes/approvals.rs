@@ -5,7 +5,6 @@
 //! `APPROVAL_REJECTED`, each naming the requester and the approver), and runs the action once.
 //! Also `POST /admin/strategies/{id}/go-live`, which requests the `strategy.go_live` approval.
 
-use crate::audit_client::{self, AuditRecord};
 use crate::core::approvals::{
     Approval, ApprovalAction, ApprovalError, ApprovalStatus, StatusFilter, DEFAULT_TTL_SECS,
 };
@@ -30,29 +29,6 @@ impl From<ApprovalError> for ApiError {
             .map(|(k, v)| (k.to_string(), Value::String(v)))
             .collect();
         ApiError::new(e.status(), e.code(), e.to_string()).with_details(Value::Object(details))
-    }
-}
-
-/// Appends one record; the step must not count if this fails.
-async fn audit_first(ctx: &RequestCtx<'_>, kind: &str, payload: Value) -> Result<u64, ApiError> {
-    let record = AuditRecord {
-        actor: ctx.actor(),
-        kind: kind.to_string(),
-        payload,
-        evidence_hash: None,
-    };
-    match audit_client::append(ctx.env, vec![record]).await {
-        Ok(receipts) => Ok(receipts.first().map(|r| r.seq.get()).unwrap_or_default()),
-        Err(e) => {
-            ctx.log.error(
-                "approval_step_not_audited",
-                json!({"kind": kind, "code": e.code(), "detail": e.detail}),
-            );
-            Err(ApiError::unavailable(
-                audit_client::AuditUnavailable::CODE,
-                "the audit log did not confirm the append; nothing was changed",
-            ))
-        }
     }
 }
 
@@ -370,10 +346,10 @@ pub async fn request(
         expires_in_secs.unwrap_or(DEFAULT_TTL_SECS),
     )?;
     let db = Db::open(ctx.env, "DB", ctx.log)?;
-    audit_first(
-        ctx,
+    ctx.audit_first(
         "APPROVAL_REQUESTED",
         json!({"approval": approval.audit_payload(), "params": approval.params_value()}),
+        "approval_step_not_audited",
     )
     .await?;
     store::insert(&db, &approval).await?;
@@ -391,9 +367,7 @@ pub async fn list(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
             )
         })?),
     };
-    let limit = params::u64_at_least("limit", ctx.query("limit"), 1)?
-        .unwrap_or(100)
-        .min(500) as i64;
+    let limit = params::limit(ctx.query("limit"), 100, 500)?;
     let now = crate::clock::now_ms();
     let db = Db::open(ctx.env, "DB", ctx.log)?;
     let rows = store::list(&db, filter, now, limit).await?;
@@ -444,12 +418,13 @@ pub async fn approve(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     if !store::update(&db, &claimed, ApprovalStatus::Pending, now).await? {
         return Err(lost_race(&db, id).await);
     }
-    let audited = audit_first(
-        ctx,
-        "APPROVAL_APPROVED",
-        json!({"approval": claimed.audit_payload(), "params": claimed.params_value()}),
-    )
-    .await;
+    let audited = ctx
+        .audit_first(
+            "APPROVAL_APPROVED",
+            json!({"approval": claimed.audit_payload(), "params": claimed.params_value()}),
+            "approval_step_not_audited",
+        )
+        .await;
     if let Err(e) = audited {
         // Nothing happened: give the request back.
         let _ = store::update(&db, &claimed.unclaim(), ApprovalStatus::Executing, now).await;
@@ -464,12 +439,13 @@ pub async fn approve(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     };
     // The action already happened (or refused) and audited itself; the outcome record is
     // best-effort after it, and its absence is logged.
-    let _ = audit_first(
-        ctx,
-        kind,
-        json!({"approval": finished.audit_payload(), "result": finished.result}),
-    )
-    .await;
+    let _ = ctx
+        .audit_first(
+            kind,
+            json!({"approval": finished.audit_payload(), "result": finished.result}),
+            "approval_step_not_audited",
+        )
+        .await;
     let done_at = crate::clock::now_ms();
     if !store::update(&db, &finished, ApprovalStatus::Executing, done_at).await? {
         ctx.log.error(
@@ -498,10 +474,10 @@ pub async fn reject(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     let pending = store::get(&db, id).await?.ok_or_else(|| not_found(id))?;
     let now = crate::clock::now_ms();
     let rejected = pending.reject(&ctx.actor(), &body.reason, now)?;
-    audit_first(
-        ctx,
+    ctx.audit_first(
         "APPROVAL_REJECTED",
         json!({"approval": rejected.audit_payload(), "reason": body.reason}),
+        "approval_step_not_audited",
     )
     .await?;
     if !store::update(&db, &rejected, ApprovalStatus::Pending, now).await? {

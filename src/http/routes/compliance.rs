@@ -2,7 +2,6 @@
 //! rules (read; replace the whole set). Every change is appended to the audit log first, with
 //! the operator as actor; if the append fails nothing changes (`503 AUDIT_UNAVAILABLE`).
 
-use crate::audit_client::{self, AuditRecord};
 use crate::core::compliance::{
     rules_version, validate_rules, ComplianceError, RuleInput, SourceUpdate,
 };
@@ -26,30 +25,6 @@ impl From<ComplianceError> for ApiError {
             .map(|(k, v)| (k.to_string(), Value::String(v)))
             .collect();
         ApiError::new(status, e.code(), e.to_string()).with_details(Value::Object(details))
-    }
-}
-
-/// Appends one record as the operator; the change must not happen if this fails.
-async fn audit_first(ctx: &RequestCtx<'_>, kind: &str, payload: Value) -> Result<u64, ApiError> {
-    let record = AuditRecord {
-        actor: ctx.actor(),
-        kind: kind.to_string(),
-        payload,
-        evidence_hash: None,
-    };
-    match audit_client::append(ctx.env, vec![record]).await {
-        Ok(receipts) => Ok(receipts.first().map(|r| r.seq.get()).unwrap_or_default()),
-        Err(e) => {
-            ctx.log.error(
-                "compliance_change_not_audited",
-                json!({"kind": kind, "code": e.code(), "detail": e.detail()}),
-            );
-            Err(ApiError::unavailable(
-                audit_client::AuditUnavailable::CODE,
-                "the audit log did not confirm the append; nothing was changed",
-            )
-            .with_details(json!({"cause": e.code()})))
-        }
     }
 }
 
@@ -86,19 +61,20 @@ pub async fn put_source(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
         .await?
         .ok_or_else(|| ApiError::from(ComplianceError::UnknownSource(name.to_string())))?;
     let review = valid.next_review.map(|d| d.to_string());
-    let seq = audit_first(
-        ctx,
-        "COMPLIANCE_SOURCE_CHANGED",
-        json!({
-            "source": valid.source.as_str(),
-            "from_status": from,
-            "to_status": valid.status.as_str(),
-            "tos_version": valid.tos_version,
-            "next_review_at": review,
-            "note": valid.note,
-        }),
-    )
-    .await?;
+    let seq = ctx
+        .audit_first(
+            "COMPLIANCE_SOURCE_CHANGED",
+            json!({
+                "source": valid.source.as_str(),
+                "from_status": from,
+                "to_status": valid.status.as_str(),
+                "tos_version": valid.tos_version,
+                "next_review_at": review,
+                "note": valid.note,
+            }),
+            "compliance_change_not_audited",
+        )
+        .await?;
     store::update_source(&db, &valid, &from, &ctx.actor(), ctx.log.request_id(), now).await?;
     let view = store::source_views(&db)
         .await?
@@ -145,12 +121,13 @@ pub async fn put_rules(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
         .await
         .ok()
         .map(|s| s.version().to_string());
-    let seq = audit_first(
-        ctx,
-        "COMPLIANCE_RULES_REPLACED",
-        json!({"version": version, "previous_version": previous, "rules": rules}),
-    )
-    .await?;
+    let seq = ctx
+        .audit_first(
+            "COMPLIANCE_RULES_REPLACED",
+            json!({"version": version, "previous_version": previous, "rules": rules}),
+            "compliance_change_not_audited",
+        )
+        .await?;
     let now = crate::clock::now();
     store::replace_rules(
         &db,

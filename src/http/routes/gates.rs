@@ -69,9 +69,7 @@ async fn by_run_id(ctx: &RequestCtx<'_>, db: &Db, run_id: &str) -> Result<Value,
 
 /// `GET /admin/gates/production`: the latest artifact, and the newest few index rows.
 pub async fn latest(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
-    let limit = params::u64_at_least("limit", ctx.query("limit"), 1)?
-        .unwrap_or(10)
-        .min(100) as i64;
+    let limit = params::limit(ctx.query("limit"), 10, 100)?;
     let db = Db::open(ctx.env, "DB", ctx.log)?;
     let Some(row) = store::latest(&db, job::PRODUCTION).await? else {
         return Err(ApiError::new(

@@ -248,9 +248,7 @@ pub async fn list(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
             )
         })?),
     };
-    let limit = params::u64_at_least("limit", ctx.query("limit"), 1)?
-        .unwrap_or(100)
-        .min(500) as i64;
+    let limit = params::limit(ctx.query("limit"), 100, 500)?;
     let db = Db::open(ctx.env, "DB", ctx.log)?;
     let pairs = store::list(&db, status, limit).await?;
     let out: Vec<Value> = pairs.iter().map(pair_json).collect();

@@ -3,7 +3,6 @@
 //! audit log (with the operator) before they are stored; `503 AUDIT_UNAVAILABLE` and nothing
 //! changes if the append fails.
 
-use crate::audit_client::{self, AuditRecord};
 use crate::core::orders::OrderState;
 use crate::http::{error::ApiError, json_response, params, RequestCtx};
 use crate::jobs::cycle::{self, Cx};
@@ -16,32 +15,8 @@ use worker::Response;
 /// Most characters of an operator's notes.
 const MAX_NOTES: usize = 2_000;
 
-async fn audit_first(ctx: &RequestCtx<'_>, kind: &str, payload: Value) -> Result<u64, ApiError> {
-    let record = AuditRecord {
-        actor: ctx.actor(),
-        kind: kind.to_string(),
-        payload,
-        evidence_hash: None,
-    };
-    match audit_client::append(ctx.env, vec![record]).await {
-        Ok(receipts) => Ok(receipts.first().map(|r| r.seq.get()).unwrap_or_default()),
-        Err(e) => {
-            ctx.log.error(
-                "trading_change_not_audited",
-                json!({"kind": kind, "code": e.code()}),
-            );
-            Err(ApiError::unavailable(
-                audit_client::AuditUnavailable::CODE,
-                "the audit log did not confirm the append; nothing was changed",
-            ))
-        }
-    }
-}
-
 fn limit(ctx: &RequestCtx<'_>) -> Result<i64, ApiError> {
-    Ok(params::u64_at_least("limit", ctx.query("limit"), 1)?
-        .unwrap_or(100)
-        .min(500) as i64)
+    params::limit(ctx.query("limit"), 100, 500)
 }
 
 /// `GET /admin/strategies`
@@ -92,12 +67,13 @@ pub async fn set_mode(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
             &json!({"strategy": current.to_json(), "changed": false}),
         );
     }
-    let seq = audit_first(
-        ctx,
-        "STRATEGY_MODE_CHANGED",
-        json!({"strategy_id": id, "from": current.mode, "to": mode}),
-    )
-    .await?;
+    let seq = ctx
+        .audit_first(
+            "STRATEGY_MODE_CHANGED",
+            json!({"strategy_id": id, "from": current.mode, "to": mode}),
+            "trading_change_not_audited",
+        )
+        .await?;
     if !store::set_mode(
         &db,
         id,
@@ -283,11 +259,8 @@ pub async fn resolve_violation(ctx: &RequestCtx<'_>) -> Result<Response, ApiErro
         )
         .with_details(json!({"id": id, "resolved_by": current.resolved_by})));
     }
-    let seq = audit_first(
-        ctx,
-        "VIOLATION_RESOLVED",
-        json!({"violation_id": id, "code": current.code, "subject": current.subject, "notes": notes}),
-    )
+    let seq = ctx.audit_first("VIOLATION_RESOLVED",
+        json!({"violation_id": id, "code": current.code, "subject": current.subject, "notes": notes}), "trading_change_not_audited")
     .await?;
     if !store::resolve_violation(&db, id, &ctx.actor(), notes, crate::clock::now()).await? {
         return Err(ApiError::new(

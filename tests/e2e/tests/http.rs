@@ -61,6 +61,74 @@ fn wrong_method_is_json_405_with_allow() {
     assert_eq!(r.error_code(), "NOT_FOUND");
 }
 
+#[test]
+fn unknown_methods_are_json_405_not_served_as_get() {
+    // workers-rs reads any method it does not know as GET; the Worker matches the raw name.
+    let stack = shared();
+    let auth = format!("Bearer {}", stack.tokens.admin);
+    for (path, allow) in [
+        ("/health", "GET"),
+        ("/admin/circuit-breaker", "GET"),
+        ("/admin/reconcile", "POST"),
+    ] {
+        let r = send("QUERY", &stack.url(path), &[("authorization", &auth)], None);
+        assert_eq!(r.status, 405, "{path}: {}", r.text());
+        assert_eq!(r.error_code(), "METHOD_NOT_ALLOWED");
+        assert_eq!(r.header("allow"), Some(allow), "{path}");
+    }
+}
+
+#[test]
+fn bodies_that_are_not_json_objects_are_400_invalid_request() {
+    let stack = shared();
+    let auth = format!("Bearer {}", stack.tokens.admin);
+    let before = stack
+        .get("/admin/reconcile/latest", Some(&stack.tokens.admin))
+        .text();
+    // An optional body given as `null` is not "no body"; an array is not a struct.
+    for (path, body) in [
+        ("/admin/reconcile", &b"null"[..]),
+        ("/admin/ingest/run", b"[]"),
+        ("/admin/circuit-breaker/transition", b"[\"HALT\", \"x\"]"),
+        ("/admin/audit/notes", b"\"note\""),
+    ] {
+        let r = send(
+            "POST",
+            &stack.url(path),
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            Some(body),
+        );
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert_eq!(r.error_code(), "INVALID_REQUEST", "{path}");
+    }
+    // Nothing ran: the latest reconciliation is the one there was before.
+    let after = stack
+        .get("/admin/reconcile/latest", Some(&stack.tokens.admin))
+        .text();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn list_limits_above_the_maximum_are_refused_not_capped() {
+    let stack = shared();
+    for path in [
+        "/admin/orders?limit=501",
+        "/admin/pairs?limit=501",
+        "/admin/approvals?limit=501",
+        "/admin/gates/production?limit=101",
+    ] {
+        let r = stack.get(path, Some(&stack.tokens.admin));
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert_eq!(r.error_code(), "INVALID_PARAMETER", "{path}");
+        assert_eq!(r.json()["error"]["details"]["name"], "limit");
+    }
+    let r = stack.get("/admin/orders?limit=500", Some(&stack.tokens.admin));
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
 fn post_transition(body: &[u8], content_type: Option<&str>) -> paul_p_e2e::Resp {
     let stack = shared();
     let auth = format!("Bearer {}", stack.tokens.admin);

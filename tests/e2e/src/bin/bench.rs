@@ -194,8 +194,28 @@ fn dry_run_latency(stack: &Stack) -> Value {
            "approved": approved, "p50_ms_median": median(p50s), "p99_ms_median": median(p99s)})
 }
 
+/// `BENCH_RESTARTS` restarts (default 3) of `wrangler dev` on the same state: the time until it
+/// answers again (mostly the tooling: bundling, workerd start), and the first `GET
+/// /admin/status` after it, which wakes the Durable Objects and opens D1 and R2 in the fresh
+/// process. Medians over the restarts.
+fn cold_restarts(stack: &mut Stack) -> Value {
+    let n = env_usize("BENCH_RESTARTS", 3).max(1);
+    let (mut ready, mut first) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let t = Instant::now();
+        stack.restart();
+        ready.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let r = stack.get("/admin/status", Some(&stack.tokens.admin));
+        assert_eq!(r.status, 200, "{}", r.text());
+        first.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    json!({"restarts": n, "ready_ms_median": median(ready),
+           "first_status_ms_median": median(first)})
+}
+
 fn main() {
-    let stack = Stack::start(StackConfig::default());
+    let mut stack = Stack::start(StackConfig::default());
     let admin = stack.tokens.admin.clone();
     let cold_start = {
         // Time from a fresh wrangler dev start to the first answered request is dominated by
@@ -210,6 +230,7 @@ fn main() {
         measure(&stack, "/admin/status", Some(&admin)),
     ];
     let dry_run = dry_run_latency(&stack);
+    let restarts = cold_restarts(&mut stack);
     drop(stack);
     // BENCH_INGEST=0 leaves the ingestion figures out (they take a couple of minutes).
     let ingest = if std::env::var("BENCH_INGEST").as_deref() == Ok("0") {
@@ -220,6 +241,6 @@ fn main() {
     println!(
         "{}",
         json!({"latency": results, "first_request_ms": cold_start, "ingest": ingest,
-               "dry_run": dry_run})
+               "dry_run": dry_run, "restarts": restarts})
     );
 }
