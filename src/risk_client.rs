@@ -74,6 +74,7 @@ pub async fn apply(env: &Env, actor: &str, event: &Event) -> Result<Value, ApiEr
 pub async fn apply_approved_limits(
     env: &Env,
     actor: &str,
+    base: &Value,
     limits: &Value,
     reason: &str,
 ) -> Result<Value, ApiError> {
@@ -81,7 +82,7 @@ pub async fn apply_approved_limits(
         env,
         Method::Post,
         "/limits/approved",
-        Some(json!({"actor": actor, "limits": limits, "reason": reason})),
+        Some(json!({"actor": actor, "base": base, "limits": limits, "reason": reason})),
     )
     .await
 }

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::chaos::ChaosSpec;
 use crate::faults::FaultSpec;
 use crate::http::{Request, Response};
 use crate::server::Sim;
@@ -48,12 +49,21 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
             let cleared = sim.requests.lock().expect("request log lock").clear();
             Response::json(200, &json!({ "cleared": cleared }))
         }
+        ("PUT", ["chaos"]) => put_chaos(sim, req),
+        ("GET", ["chaos"]) => {
+            Response::json(200, &sim.chaos.lock().expect("chaos lock").describe())
+        }
+        ("DELETE", ["chaos"]) => {
+            let cleared = sim.chaos.lock().expect("chaos lock").clear();
+            Response::json(200, &json!({ "cleared": cleared }))
+        }
         ("PUT", ["jwks"]) => match sim.venues.access.install(&req.body) {
             Ok(keys) => Response::json(200, &json!({ "keys": keys })),
             Err(message) => error(400, "SIM_BAD_REQUEST", &message),
         },
         ("POST", ["reset"]) => {
             let faults = sim.faults.lock().expect("fault table lock").clear();
+            sim.chaos.lock().expect("chaos lock").clear();
             let requests = sim.requests.lock().expect("request log lock").clear();
             sim.venues.access.reset();
             sim.venues.kalshi.trading.reset();
@@ -159,6 +169,7 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
             | ["faults"]
             | ["faults", _]
             | ["requests"]
+            | ["chaos"]
             | ["jwks"]
             | ["reset"]
             | ["kalshi", "key"]
@@ -214,6 +225,21 @@ fn add_fault(sim: &Sim, req: &Request) -> Response {
     };
     match sim.faults.lock().expect("fault table lock").add(spec) {
         Ok(id) => Response::json(201, &json!({ "id": id })),
+        Err(message) => error(400, "SIM_BAD_REQUEST", &message),
+    }
+}
+
+fn put_chaos(sim: &Sim, req: &Request) -> Response {
+    let spec: ChaosSpec = match serde_json::from_slice::<Value>(&req.body) {
+        Err(e) => return error(400, "SIM_INVALID_JSON", &format!("body is not JSON: {e}")),
+        Ok(value) => match serde_json::from_value(value) {
+            Ok(spec) => spec,
+            Err(e) => return error(400, "SIM_BAD_REQUEST", &format!("bad schedule: {e}")),
+        },
+    };
+    let mut chaos = sim.chaos.lock().expect("chaos lock");
+    match chaos.install(spec) {
+        Ok(()) => Response::json(200, &chaos.describe()),
         Err(message) => error(400, "SIM_BAD_REQUEST", &message),
     }
 }

@@ -6,6 +6,7 @@
 //! Host-only: the Worker never links this crate; it reaches the simulator through its
 //! base-URL variables.
 
+pub mod chaos;
 pub mod config;
 pub mod control;
 pub mod decimal;

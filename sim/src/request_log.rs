@@ -33,6 +33,8 @@ pub struct Outcome {
     pub status: Option<u16>,
     pub response_bytes: usize,
     pub fault_id: Option<u64>,
+    /// The failure the seeded schedule (`/__sim/chaos`) chose, if any.
+    pub chaos: Option<&'static str>,
     pub duration_ms: u64,
 }
 
@@ -107,6 +109,7 @@ fn entry_json(seq: u64, request: &Request, ts_ms: u64, outcome: &Outcome) -> Val
         "dropped": outcome.status.is_none(),
         "response_bytes": outcome.response_bytes,
         "fault_id": outcome.fault_id,
+        "chaos": outcome.chaos,
         "duration_ms": outcome.duration_ms,
     })
 }
@@ -126,6 +129,7 @@ mod tests {
             status: Some(200),
             response_bytes: 10,
             fault_id: None,
+            chaos: None,
             duration_ms: 1,
         };
         assert_eq!(log.record(&req, 5, &outcome), 1);

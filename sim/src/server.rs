@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
+use crate::chaos::{Chaos, Chosen};
 use crate::config::Config;
 use crate::control;
 use crate::faults::{FaultKind, FaultTable};
@@ -32,10 +33,21 @@ pub enum Reply {
     Drop,
 }
 
+/// How a faulted request is answered (an installed fault's settings, or the schedule's pick).
+struct Action {
+    kind: FaultKind,
+    status: Option<u16>,
+    body: Option<String>,
+    delay_ms: u64,
+    /// The installed fault's id (0 for the schedule), named in venue error bodies.
+    fault_id: u64,
+}
+
 /// All simulator state.
 pub struct Sim {
     pub venues: Venues,
     pub faults: Mutex<FaultTable>,
+    pub chaos: Mutex<Chaos>,
     pub requests: Mutex<RequestLog>,
 }
 
@@ -44,6 +56,7 @@ impl Sim {
         Ok(Sim {
             venues: Venues::build(config)?,
             faults: Mutex::new(FaultTable::default()),
+            chaos: Mutex::new(Chaos::default()),
             requests: Mutex::new(RequestLog::default()),
         })
     }
@@ -62,8 +75,40 @@ impl Sim {
             .lock()
             .expect("fault table lock")
             .take(&req.method, &req.path);
+        // An installed fault wins; otherwise the seeded schedule, if any, may pick a failure.
+        let chaos = match fault {
+            Some(_) => None,
+            None => self
+                .chaos
+                .lock()
+                .expect("chaos lock")
+                .take(&req.method, &req.path, &req.query),
+        };
+        let action = match (&fault, chaos) {
+            (Some(f), _) => Some(Action {
+                kind: f.kind,
+                status: f.status,
+                body: f.body.clone(),
+                delay_ms: f.delay_ms,
+                fault_id: f.id,
+            }),
+            (None, Some(c)) => {
+                let (kind, delay_ms) = c.kind();
+                Some(Action {
+                    kind,
+                    status: match c {
+                        Chosen::Status(s) => Some(s),
+                        _ => None,
+                    },
+                    body: None,
+                    delay_ms,
+                    fault_id: 0,
+                })
+            }
+            (None, None) => None,
+        };
         let venue = Venue::of(&req.path);
-        let reply = match &fault {
+        let reply = match &action {
             None => Reply::Respond(self.venues.handle(req)),
             Some(f) => {
                 if f.delay_ms > 0 {
@@ -77,7 +122,7 @@ impl Sim {
                             Some(body) => {
                                 Response::new(status, "application/json", body.clone().into_bytes())
                             }
-                            None => venue.fault_response(status, f.id),
+                            None => venue.fault_response(status, f.fault_id),
                         })
                     }
                     FaultKind::RateLimit => Reply::Respond(match &f.body {
@@ -122,6 +167,7 @@ impl Sim {
                 status,
                 response_bytes: bytes,
                 fault_id,
+                chaos: chaos.map(Chosen::name),
                 duration_ms,
             },
         );

@@ -302,3 +302,67 @@ fn health_reports_the_universe() {
     assert_eq!(body["kalshi"]["open_markets"], 50);
     assert_eq!(body["polymarket"]["open_markets"], 10);
 }
+
+/// What the seeded schedule did to `n` identical listings, by kind (`None` = served).
+fn chaos_run(addr: std::net::SocketAddr, seed: u64, n: usize) -> Vec<Option<String>> {
+    let resp = send(
+        addr,
+        "PUT",
+        "/__sim/chaos",
+        &json!({"seed": seed, "paths": ["/trade-api/v2/markets"],
+               "probabilities": {"status": 0.2, "rate_limit": 0.2, "garbage": 0.1, "drop": 0.1},
+               "status": 502}),
+    );
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    assert_eq!(resp.json()["enabled"], true);
+    delete(addr, "/__sim/requests");
+    for _ in 0..n {
+        // A dropped connection is an error here; the log says what happened.
+        let _ = request(addr, "GET", MARKETS, &[], None);
+    }
+    let log = get(addr, "/__sim/requests?path_prefix=/trade-api").json();
+    log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let chaos = r["chaos"].as_str().map(str::to_string);
+            match chaos.as_deref() {
+                Some("status") => assert_eq!(r["status"], 502, "{r}"),
+                Some("rate_limit") => assert_eq!(r["status"], 429, "{r}"),
+                Some("drop") => assert_eq!(r["dropped"], true, "{r}"),
+                Some("garbage") => assert_eq!(r["status"], 200, "{r}"),
+                None => assert_eq!(r["status"], 200, "{r}"),
+                Some(other) => panic!("unexpected kind {other}"),
+            }
+            chaos
+        })
+        .collect()
+}
+
+#[test]
+fn a_seeded_schedule_repeats_with_its_seed_and_is_logged_per_request() {
+    let sim = start(50, 10);
+    let addr = sim.addr();
+    let first = chaos_run(addr, 5, 40);
+    assert_eq!(first.len(), 40);
+    assert!(first.iter().any(Option::is_some) && first.iter().any(Option::is_none));
+    // Installing the same seed again restarts the same schedule; another seed differs.
+    assert_eq!(chaos_run(addr, 5, 40), first);
+    assert_ne!(chaos_run(addr, 6, 40), first);
+    let described = get(addr, "/__sim/chaos").json();
+    assert_eq!(described["requests"], 40);
+    assert_eq!(described["schedule"]["seed"], 6);
+    // Paths outside the schedule and the control API are never touched.
+    assert_eq!(get(addr, "/gamma/markets").status, 200);
+    let resp = delete(addr, "/__sim/chaos");
+    assert_eq!(resp.json()["cleared"], true);
+    assert_eq!(get(addr, "/__sim/chaos").json(), json!({"enabled": false}));
+    let bad = send(
+        addr,
+        "PUT",
+        "/__sim/chaos",
+        &json!({"seed": 1, "paths": ["/gamma"], "probabilities": {"drop": 2}}),
+    );
+    assert_eq!(bad.status, 400);
+}

@@ -7,7 +7,8 @@
 //! `Approved`, is the only way to a venue body); the write-ahead audit append; the order on
 //! record as `submitted`; then `kalshi_client::submit` (immediate-or-cancel at the signal's
 //! limit). The venue's answer decides the order's state (`core::kalshi_http`): accepted → its
-//! fills are read from the venue and enter the ledger and the governor; timeout / 5xx →
+//! fills are read from the venue and enter the ledger and the governor (if that read fails, the
+//! order stays `submitted` for reconciliation to resolve with its fills); timeout / 5xx →
 //! `unknown`, reservation kept, the market blocked until reconciliation; refused → rejected,
 //! reservation released; credentials refused → rejected and reported to the breaker.
 //!
@@ -207,13 +208,27 @@ pub async fn execute(
                         .map(|f| ledger_fill(f, &intent.client_order_id, cx))
                         .collect(),
                     Err(e) => {
-                        // The order is on record with the venue's fill count; its fills come
-                        // in at reconciliation (they will show as unrecorded until then).
+                        // The venue filled it but its fills could not be read. Recording the
+                        // order `filled` without them would leave venue fills nothing ever
+                        // reads again (reconciliation resolves only unsettled orders): drift
+                        // and HALT for good. The order stays `submitted` (reservation kept,
+                        // market blocked); reconciliation resolves it from the venue's order
+                        // list and records its fills, as for an order whose answer was lost.
                         cx.log.error(
                             "live_fills_unread",
                             json!({"order_id": venue_order.order_id, "code": e.code()}),
                         );
-                        Vec::new()
+                        risk_client::report_outcome(
+                            cx.env,
+                            cx.log,
+                            FailureSource::Execution,
+                            true,
+                            "",
+                        )
+                        .await;
+                        return Ok(LiveExecuted::Placed {
+                            filled: venue_order.filled,
+                        });
                     }
                 }
             } else {

@@ -89,6 +89,8 @@ struct EventRequest {
 #[serde(deny_unknown_fields)]
 struct ApprovedLimitsRequest {
     actor: String,
+    /// The limits the approval was requested against; refused if no longer in force.
+    base: RiskLimits,
     limits: RiskLimits,
     reason: String,
 }
@@ -112,6 +114,7 @@ fn governor_error(e: &GovernorError) -> Result<Response> {
         "INVALID_TRANSITION"
         | "RECOVERY_REQUIRES_CLEAN_RECONCILIATION"
         | "REQUIRES_TWO_PERSON_APPROVAL"
+        | "LIMITS_CHANGED_SINCE_REQUEST"
         | "DUPLICATE_FILL"
         | "UNKNOWN_RESERVATION" => 409,
         "GOVERNOR_STATE_CORRUPT" => 503,
@@ -534,7 +537,8 @@ impl RiskGovernor {
     }
 
     /// `POST /limits/approved`: the limits of an executed two-person approval, loosening
-    /// allowed; refused like any update when invalid.
+    /// allowed; refused like any update when invalid, and with `LIMITS_CHANGED_SINCE_REQUEST`
+    /// when the limits in force are no longer the approval's `base` (checked under the lock).
     async fn handle_approved_limits(&self, body: Value) -> Result<Response> {
         let req: ApprovedLimitsRequest = match parse(body, "approved limits") {
             Ok(r) => r,
@@ -544,10 +548,10 @@ impl RiskGovernor {
             Ok(s) => s,
             Err(resp) => return Ok(resp),
         };
-        let (actor, limits, reason) = (req.actor, req.limits, req.reason);
+        let (actor, base, limits, reason) = (req.actor, req.base, req.limits, req.reason);
         let applied = self
             .apply_with(&actor, state, Vec::new(), |s, now| {
-                risk::apply_limits(s, limits, &actor, &reason, now)
+                risk::apply_limits(s, &base, limits, &actor, &reason, now)
             })
             .await;
         match applied {

@@ -362,20 +362,35 @@ pub fn check(
     (state, verdict, audit)
 }
 
-/// Replaces the limits with any valid `proposed`, looser or not. Only for the two-person
-/// approval path (a later issue); everything else goes through [`Event::LimitsUpdate`], which
+/// Replaces the limits with any valid `proposed`, looser or not, provided the limits in force
+/// are still `base`, the limits the change was requested (and approved) against. Only for the
+/// two-person approval path; everything else goes through [`Event::LimitsUpdate`], which
 /// refuses loosening with `REQUIRES_TWO_PERSON_APPROVAL`.
+///
+/// `proposed` is a whole limits document, so applying it over limits that moved since the
+/// request (a tightening in between) would silently undo that move: refused with
+/// `LIMITS_CHANGED_SINCE_REQUEST`, nothing changed. The comparison happens here, in the same
+/// step as the change, so no update can land between them.
 pub fn apply_limits(
     state: GovernorState,
+    base: &RiskLimits,
     proposed: RiskLimits,
     actor: &str,
     reason: &str,
     now: DateTime<Utc>,
 ) -> (GovernorState, Vec<Effect>) {
     let (state, fx, ()) = run(state, now, |s, fx| {
+        let unchanged = if s.limits == *base {
+            Ok(())
+        } else {
+            Err(GovernorError::Limits(LimitsError::ChangedSinceRequest {
+                changed: base.changed_fields(&s.limits),
+            }))
+        };
         let result = validate_reason(reason)
             .and_then(|_| validate_actor(actor))
             .map_err(GovernorError::Breaker)
+            .and(unchanged)
             .and_then(|_| limits::apply_limits(proposed.clone()).map_err(GovernorError::Limits));
         let who = (actor.to_string(), reason.to_string());
         change_limits(s, proposed, result, who, true, now, fx);

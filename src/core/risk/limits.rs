@@ -264,6 +264,9 @@ pub enum LimitsError {
     Invalid { problems: Vec<LimitProblem> },
     /// Valid, but loosens these fields; needs the two-person approval path.
     RequiresTwoPersonApproval { loosened: Vec<String> },
+    /// An approved change was fixed against limits that are no longer in force (these
+    /// fields moved since the request): applying its whole limits would undo that change.
+    ChangedSinceRequest { changed: Vec<String> },
 }
 
 impl LimitsError {
@@ -271,6 +274,7 @@ impl LimitsError {
         match self {
             LimitsError::Malformed { .. } | LimitsError::Invalid { .. } => "INVALID_LIMITS",
             LimitsError::RequiresTwoPersonApproval { .. } => "REQUIRES_TWO_PERSON_APPROVAL",
+            LimitsError::ChangedSinceRequest { .. } => "LIMITS_CHANGED_SINCE_REQUEST",
         }
     }
 
@@ -284,6 +288,9 @@ impl LimitsError {
                 .collect(),
             LimitsError::RequiresTwoPersonApproval { loosened } => {
                 vec![("loosened".to_string(), loosened.join(","))]
+            }
+            LimitsError::ChangedSinceRequest { changed } => {
+                vec![("changed".to_string(), changed.join(","))]
             }
         }
     }

@@ -976,9 +976,32 @@ fn limits_update_tightens_immediately_and_refuses_loosening() {
     let (s, fx) = apply(s, update(invalid), t(3));
     assert_eq!(rejected_code(&fx), Some("INVALID_LIMITS"));
 
-    // The approval path may loosen.
+    // The approval path may loosen, but only over the limits it was requested against: over
+    // limits that moved since, it would undo that move.
+    let stale_base = RiskLimits {
+        max_order_notional: dollars(99),
+        ..tighter.clone()
+    };
     let (s, fx) = apply_limits(
         s,
+        &stale_base,
+        RiskLimits::default(),
+        "ops@example.com",
+        "approved #6",
+        t(4),
+    );
+    assert_eq!(rejected_code(&fx), Some("LIMITS_CHANGED_SINCE_REQUEST"));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Audit(AuditRecord::LimitsChangeRefused { code, details, .. })
+            if code == "LIMITS_CHANGED_SINCE_REQUEST"
+                && details == &vec![("changed".to_string(), "max_order_notional".to_string())]
+    )));
+    assert_eq!(s.limits(), &tighter, "nothing changed");
+    let base = s.limits().clone();
+    let (s, fx) = apply_limits(
+        s,
+        &base,
         RiskLimits::default(),
         "ops@example.com",
         "approved #7",

@@ -512,8 +512,16 @@ async fn execute(ctx: &RequestCtx<'_>, a: &Approval) -> Result<Value, Value> {
             .chars()
             .take(500)
             .collect();
-            match risk_client::apply_approved_limits(ctx.env, &approver, &params["limits"], &reason)
-                .await
+            // The governor compares its limits with `base` again in the same step as the
+            // change: a tightening landing after the read above is never undone.
+            match risk_client::apply_approved_limits(
+                ctx.env,
+                &approver,
+                &params["base"],
+                &params["limits"],
+                &reason,
+            )
+            .await
             {
                 Ok(after) => Ok(json!({"limits": after["view"]["limits"]})),
                 Err(e) => Err(json!({"reasons": [e.code], "message": e.message})),

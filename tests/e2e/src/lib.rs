@@ -249,6 +249,13 @@ fn wait_ready(url: &str, child: &mut Child, what: &str, log: &Path) {
 impl Stack {
     /// Starts a simulator and a Worker with the default configuration plus `config`.
     pub fn start(config: StackConfig) -> Stack {
+        Stack::start_with_sim_args(config, &[])
+    }
+
+    /// [`Stack::start`] with extra command-line arguments for the simulator, e.g. a smaller
+    /// universe (`--kalshi-markets 450 --poly-markets 20` still holds every market the tests
+    /// name, with the same quotes) so that each ingestion run is quick.
+    pub fn start_with_sim_args(config: StackConfig, sim_args: &[&str]) -> Stack {
         let root = root();
         let id = random_token()[..10].to_ascii_lowercase();
         let state_dir = root.join("target/e2e").join(format!("stack-{id}"));
@@ -258,6 +265,7 @@ impl Stack {
         let sim_log = state_dir.join("sim.log");
         let mut sim = Command::new(root.join("target/debug/venue-sim"))
             .args(["--port", &sim_port.to_string()])
+            .args(sim_args)
             .current_dir(&root)
             .stdout(File::create(&sim_log).unwrap())
             .stderr(File::create(state_dir.join("sim.err.log")).unwrap())
@@ -672,6 +680,267 @@ impl Drop for Stack {
 pub fn shared() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| Stack::start(StackConfig::default()))
+}
+
+/// The key id the live-trading stacks register with the simulator.
+pub const KALSHI_KEY_ID: &str = "e2e-kalshi-key-0001";
+/// The pair the live-trading stacks trade: a synthetic Kalshi copy (best YES ask 0.45 for
+/// 5,281 contracts) and the Polymarket market the model reads (bestBid 0.54, bestAsk 0.55).
+pub const LIVE_TICKER: &str = "KXNFLGAME-26OCT08TBDALSIM0-DAL";
+pub const LIVE_CONDITION: &str =
+    "0x57372d9b27dfcc4c92a24c0b7eebfdfde3da9355718fdd045e800e60b156289f";
+/// Simulator arguments for a small universe that still holds [`LIVE_TICKER`] (with the same
+/// book as the default universe) and [`LIVE_CONDITION`]: one ingestion run takes a second
+/// or two instead of paging through 10,000 markets.
+pub const SMALL_UNIVERSE: &[&str] = &["--kalshi-markets", "450", "--poly-markets", "20"];
+
+/// A fresh RSA key pair from `openssl` (never committed): (PKCS#8 private PEM, SPKI public PEM).
+pub fn kalshi_key_pair() -> (String, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "paulp-e2e-kalshi-{}-{}",
+        std::process::id(),
+        random_token()[..8].to_ascii_lowercase()
+    ));
+    fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("openssl");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        "key.pem",
+    ]);
+    run(&["pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem"]);
+    let private = fs::read_to_string(dir.join("key.pem")).unwrap();
+    let public = fs::read_to_string(dir.join("pub.pem")).unwrap();
+    let _ = fs::remove_dir_all(&dir);
+    (private, public)
+}
+
+/// A stack trading [`LIVE_TICKER`] live against the simulator: a registered Kalshi key (the
+/// simulator accepts timestamps up to 60 s old, so a slow answer is still booked as a slow
+/// venue would), sources approved, one operator ingestion, the pair graded and approved, and
+/// the seeded strategy `fair_value` in mode `live`. Going live is issue 7's two-person path;
+/// this set-up sets the mode with a direct D1 update instead. `vars` and `sim_args` as for
+/// [`Stack::start_with_sim_args`].
+pub fn start_live_trading(vars: Vec<(String, String)>, sim_args: &[&str]) -> Stack {
+    let (private_pem, public_pem) = kalshi_key_pair();
+    let mut all = vec![
+        ("KALSHI_API_KEY_ID".to_string(), KALSHI_KEY_ID.to_string()),
+        ("KALSHI_PRIVATE_KEY".to_string(), private_pem),
+    ];
+    all.extend(vars);
+    let stack = Stack::start_with_sim_args(
+        StackConfig {
+            vars: all,
+            unset: vec![],
+        },
+        sim_args,
+    );
+    let r = stack.sim(
+        "PUT",
+        "/__sim/kalshi/key",
+        Some(
+            &serde_json::json!({"public_key_pem": public_pem, "key_id": KALSHI_KEY_ID,
+                                 "max_skew_ms": 60_000}),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut sources = SIMULATED_SOURCES.to_vec();
+    sources.push("anthropic");
+    stack.approve_sources(&sources);
+    let r = stack.json(
+        "POST",
+        "/admin/ingest/run",
+        &stack.tokens.alice,
+        &serde_json::json!({}),
+    );
+    assert_eq!(r.status, 200, "ingest: {}", r.text());
+    let r = stack.sim(
+        "PUT",
+        "/__sim/anthropic/grades",
+        Some(&serde_json::json!({ format!("{LIVE_TICKER}|{LIVE_CONDITION}"): "identical" })),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = stack.json(
+        "POST",
+        "/admin/pairs",
+        &stack.tokens.alice,
+        &serde_json::json!({"kalshi_ticker": LIVE_TICKER, "polymarket_condition_id": LIVE_CONDITION}),
+    );
+    assert_eq!(r.status, 201, "propose: {}", r.text());
+    let id = r.json()["pair"]["id"].as_str().unwrap().to_string();
+    let r = stack.json(
+        "POST",
+        &format!("/admin/pairs/{id}/approve"),
+        &stack.tokens.bob,
+        &serde_json::json!({"notes": "same game"}),
+    );
+    assert_eq!(r.status, 200, "approve: {}", r.text());
+    stack.d1_retry("UPDATE strategies SET mode = 'live' WHERE id = 'fair_value'");
+    assert_eq!(
+        stack.d1_retry("SELECT mode FROM strategies WHERE id = 'fair_value'")[0]["mode"],
+        "live"
+    );
+    stack
+}
+
+/// The next five-minute boundary after now, in milliseconds (a cron delivery's time).
+pub fn next_boundary_ms() -> i64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64;
+    (now_ms / 300_000 + 1) * 300_000
+}
+
+/// Milliseconds since the epoch by the real clock (the simulator's `ts_ms` clock).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
+impl Stack {
+    /// [`Stack::d1`], retried: `wrangler d1 execute` can meet the running Worker's lock
+    /// (SQLITE_BUSY) on a busy machine.
+    pub fn d1_retry(&self, sql: &str) -> Vec<serde_json::Value> {
+        for _ in 0..4 {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.d1(sql)));
+            if let Ok(rows) = r {
+                return rows;
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        self.d1(sql)
+    }
+
+    /// The simulator's request log (oldest first), only paths starting with `prefix`.
+    pub fn sim_requests(&self, prefix: &str) -> Vec<serde_json::Value> {
+        let r = self.sim(
+            "GET",
+            &format!("/__sim/requests?path_prefix={prefix}"),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v["discarded"], 0, "the request log overflowed");
+        v["requests"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Installs a simulator fault; returns its id.
+    pub fn sim_fault(&self, fault: &serde_json::Value) -> u64 {
+        let r = self.sim("POST", "/__sim/faults", Some(fault));
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_u64().unwrap()
+    }
+
+    /// Waits until the simulator has applied fault `id` at least once: the request it holds
+    /// (a delay) is then in flight. Faults count a request when it arrives, before the delay;
+    /// the request log records it only once answered.
+    pub fn wait_fault_applied(&self, id: u64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let faults = self.sim("GET", "/__sim/faults", None).json();
+            let applied = faults["faults"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["id"] == id)
+                .map(|f| f["applied"].as_u64().unwrap_or(0))
+                .unwrap_or(0);
+            if applied > 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fault {id} was never applied: {faults}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Fires the cron `cron` at `time_ms` on another thread (for a test that kills the
+    /// Worker meanwhile); the handle yields the response, or the error when the Worker died.
+    pub fn scheduled_in_background(
+        &self,
+        cron: &str,
+        time_ms: i64,
+    ) -> std::thread::JoinHandle<Result<u16, String>> {
+        let cron = cron
+            .replace(' ', "+")
+            .replace('*', "%2A")
+            .replace('/', "%2F");
+        let url = self.url(&format!(
+            "/cdn-cgi/handler/scheduled?cron={cron}&time={time_ms}"
+        ));
+        std::thread::spawn(move || {
+            let agent = ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(300))
+                .build();
+            match agent.get(&url).call() {
+                Ok(r) => Ok(r.status()),
+                Err(ureq::Error::Status(s, _)) => Ok(s),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
+    pub fn audit_status(&self) -> serde_json::Value {
+        let r = self.get("/admin/audit/status", Some(&self.tokens.admin));
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Waits until the R2 mirror caught up (`mirror.lag == 0`), then verifies the whole log
+    /// (`POST /admin/audit/verify`) and asserts it is valid; returns the report.
+    pub fn assert_audit_verifies(&self) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let s = self.audit_status();
+            if s["mirror"]["lag"] == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the R2 mirror never caught up: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let r = self.json(
+            "POST",
+            "/admin/audit/verify",
+            &self.tokens.admin,
+            &serde_json::json!({}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let report = r.json();
+        assert_eq!(report["done"], true, "{report}");
+        assert_eq!(report["valid"], true, "{report}");
+        assert_eq!(report["full"], true, "{report}");
+        assert!(
+            report["problems"].as_array().is_some_and(|p| p.is_empty()),
+            "{report}"
+        );
+        report
+    }
+
+    /// The breaker's state (`GET /admin/circuit-breaker`).
+    pub fn breaker_state(&self) -> String {
+        let r = self.get("/admin/circuit-breaker", Some(&self.tokens.admin));
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["state"].as_str().unwrap().to_string()
+    }
 }
 
 /// The go-live checklist (`GET /admin/preflight`) and the steps README "Go-live checklist"
