@@ -1271,6 +1271,31 @@ pub async fn reconcile_paper(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, R
         "positions": book.len(),
         "closed_trades": trades.len(),
     });
+    record_reconciliation(
+        cx,
+        &id,
+        Mode::Paper,
+        triggered_by,
+        outcome,
+        report.drift_bps,
+        summary,
+    )
+    .await
+}
+
+/// The end of a reconciliation, paper or live: audited first (`RECONCILIATION`), then reported
+/// to the risk governor and stored; the summary with the audit seq and whether the governor
+/// took the report.
+pub(crate) async fn record_reconciliation(
+    cx: &Cx<'_>,
+    id: &str,
+    mode: Mode,
+    triggered_by: &str,
+    outcome: ReconciliationOutcome,
+    drift_bps: Option<i64>,
+    summary: Value,
+) -> Result<Value, ReconcileError> {
+    let (outcome_name, severity) = outcome.labels();
     let seq = audit(cx, "RECONCILIATION", summary.clone())
         .await
         .map_err(|code| {
@@ -1278,23 +1303,16 @@ pub async fn reconcile_paper(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, R
                 message: format!("{code}: reconciliation not audited"),
             })
         })?;
-    let told = governor(
-        cx,
-        &Event::Reconciliation {
-            outcome: outcome.clone(),
-        },
-        "",
-    )
-    .await;
+    let told = governor(cx, &Event::Reconciliation { outcome }, "").await;
     store::insert_reconciliation(
         cx.db,
         &store::ReconciliationRecord {
-            id: &id,
-            mode: Mode::Paper,
+            id,
+            mode,
             triggered_by,
             outcome: outcome_name,
             severity,
-            drift_bps: report.drift_bps,
+            drift_bps,
             report: &summary,
             audit_seq: Some(seq),
             at: cx.now,

@@ -444,31 +444,14 @@ pub async fn reconcile(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, cycle::
         "closed_trades": trades.len(),
         "venue_settlements": venue.as_ref().ok().map(|(_, _, s)| s.len()),
     });
-    let seq = cycle::audit(cx, "RECONCILIATION", summary.clone())
-        .await
-        .map_err(|code| {
-            cycle::ReconcileError::Db(DbError::Failed {
-                message: format!("{code}: reconciliation not audited"),
-            })
-        })?;
-    let told = cycle::governor(cx, &Event::Reconciliation { outcome }, "").await;
-    store::insert_reconciliation(
-        cx.db,
-        &store::ReconciliationRecord {
-            id: &id,
-            mode: Mode::Live,
-            triggered_by,
-            outcome: outcome_name,
-            severity,
-            drift_bps: report.drift_bps,
-            report: &summary,
-            audit_seq: Some(seq),
-            at: cx.now,
-        },
+    cycle::record_reconciliation(
+        cx,
+        &id,
+        Mode::Live,
+        triggered_by,
+        outcome,
+        report.drift_bps,
+        summary,
     )
-    .await?;
-    let mut out = summary;
-    out["audit_seq"] = json!(seq);
-    out["governor_told"] = json!(told.is_ok());
-    Ok(out)
+    .await
 }
