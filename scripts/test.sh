@@ -6,15 +6,10 @@
 # non-zero if anything failed.
 #   --long   also runs the long campaigns: every cargo-fuzz target for FUZZ_SECONDS (default 60)
 #            each (./scripts/fuzz.sh), and Schemathesis over docs/openapi.yaml against a fresh
-#            local stack (./scripts/api-fuzz.sh, API_FUZZ_MAX_SECONDS, default 300), and the e2e fault
-#            day over a whole day (288 deliveries instead of 96: FAULT_DAY_DELIVERIES)
+#            local stack (./scripts/api-fuzz.sh, API_FUZZ_MAX_SECONDS, default 300)
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-
-if [ "${1:-}" = "--long" ]; then
-  export FAULT_DAY_DELIVERIES=${FAULT_DAY_DELIVERIES:-288}
-fi
 
 LOG_DIR=${TEST_LOG_DIR:-$ROOT/target/test-logs}
 mkdir -p "$LOG_DIR"

@@ -11,8 +11,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Method, Response};
 
-/// Longest operator note, in bytes.
-pub const MAX_NOTE_BYTES: usize = 4_096;
+/// Longest operator note, in characters (Unicode scalar values, which is what the document's
+/// JSON Schema `maxLength` counts; at most 4,096 bytes of UTF-8).
+pub const MAX_NOTE_CHARS: usize = 1_024;
 
 /// Most notes one request appends.
 pub const MAX_NOTES: usize = 100;
@@ -254,7 +255,7 @@ struct NotesRequest {
 }
 
 /// The texts of a notes request: exactly one of `text` or `notes` (1–100 of them), each
-/// 1–4096 bytes.
+/// 1–1024 characters and not blank.
 fn note_texts(request: NotesRequest) -> Result<Vec<String>, ApiError> {
     let texts = match (request.text, request.notes) {
         (Some(text), None) => vec![text],
@@ -271,9 +272,9 @@ fn note_texts(request: NotesRequest) -> Result<Vec<String>, ApiError> {
         }
     };
     for text in &texts {
-        if text.trim().is_empty() || text.len() > MAX_NOTE_BYTES {
+        if text.trim().is_empty() || text.chars().count() > MAX_NOTE_CHARS {
             return Err(ApiError::invalid_request(format!(
-                "a note must be 1 to {MAX_NOTE_BYTES} bytes and not blank"
+                "a note must be 1 to {MAX_NOTE_CHARS} characters and not blank"
             )));
         }
     }
@@ -318,7 +319,12 @@ mod tests {
             note_texts(req(None, Some(vec!["a", "b"]))).unwrap().len(),
             2
         );
-        let too_long = "x".repeat(MAX_NOTE_BYTES + 1);
+        // The bound counts characters, not bytes: 1,024 four-byte characters fit, 1,025 ASCII
+        // characters do not.
+        let widest = "🦀".repeat(MAX_NOTE_CHARS);
+        assert_eq!(widest.len(), 4 * MAX_NOTE_CHARS);
+        assert_eq!(note_texts(req(Some(&widest), None)).unwrap(), vec![widest]);
+        let too_long = "x".repeat(MAX_NOTE_CHARS + 1);
         let many = vec!["n"; MAX_NOTES + 1];
         for bad in [
             req(None, None),
