@@ -1180,9 +1180,14 @@ pub(super) fn reconcile_config(env: &Env) -> Result<(Thresholds, IntegrityConfig
 
 /// Paper reconciliation: the position book against a replay of the fill ledger (with the
 /// settlements recorded as closed trades), then the integrity gate. Violations are stored;
-/// the outcome goes to the audit log, the governor and `reconciliations`. Returns the summary.
+/// the outcome goes to the audit log, the governor and `reconciliations` — except a *clean*
+/// paper outcome while trading live (or when that cannot be read): the live reconciliation
+/// speaks for the breaker then, and a clean paper book must neither reset the failure streak a
+/// failing live reconciliation builds nor count as the clean reconciliation HALT → RECOVERY
+/// needs. Drift and failures are always reported. Returns the summary.
 pub async fn reconcile_paper(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, ReconcileError> {
     let (thresholds, integrity_config) = reconcile_config(cx.env)?;
+    let live = super::live::is_active(cx).await.unwrap_or(true);
     let fills = store::fills(cx.db, Mode::Paper).await?;
     let trades = store::closed_trades(cx.db, Mode::Paper).await?;
     let book = store::positions(cx.db, Mode::Paper).await?;
@@ -1271,6 +1276,7 @@ pub async fn reconcile_paper(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, R
         "positions": book.len(),
         "closed_trades": trades.len(),
     });
+    let report_to_breaker = !(live && matches!(outcome, ReconciliationOutcome::Clean));
     record_reconciliation(
         cx,
         &id,
@@ -1279,13 +1285,16 @@ pub async fn reconcile_paper(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, R
         outcome,
         report.drift_bps,
         summary,
+        report_to_breaker,
     )
     .await
 }
 
 /// The end of a reconciliation, paper or live: audited first (`RECONCILIATION`), then reported
-/// to the risk governor and stored; the summary with the audit seq and whether the governor
-/// took the report.
+/// to the risk governor (when `report_to_breaker`) and stored; the summary with the audit seq,
+/// whether it was meant for the breaker (`breaker_counted`) and whether the governor took the
+/// report (`governor_told`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn record_reconciliation(
     cx: &Cx<'_>,
     id: &str,
@@ -1293,9 +1302,11 @@ pub(crate) async fn record_reconciliation(
     triggered_by: &str,
     outcome: ReconciliationOutcome,
     drift_bps: Option<i64>,
-    summary: Value,
+    mut summary: Value,
+    report_to_breaker: bool,
 ) -> Result<Value, ReconcileError> {
     let (outcome_name, severity) = outcome.labels();
+    summary["breaker_counted"] = json!(report_to_breaker);
     let seq = audit(cx, "RECONCILIATION", summary.clone())
         .await
         .map_err(|code| {
@@ -1303,7 +1314,13 @@ pub(crate) async fn record_reconciliation(
                 message: format!("{code}: reconciliation not audited"),
             })
         })?;
-    let told = governor(cx, &Event::Reconciliation { outcome }, "").await;
+    let told = if report_to_breaker {
+        governor(cx, &Event::Reconciliation { outcome }, "")
+            .await
+            .is_ok()
+    } else {
+        false
+    };
     store::insert_reconciliation(
         cx.db,
         &store::ReconciliationRecord {
@@ -1321,7 +1338,7 @@ pub(crate) async fn record_reconciliation(
     .await?;
     let mut out = summary;
     out["audit_seq"] = json!(seq);
-    out["governor_told"] = json!(told.is_ok());
+    out["governor_told"] = json!(told);
     Ok(out)
 }
 

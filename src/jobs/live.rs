@@ -452,6 +452,7 @@ pub async fn reconcile(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, cycle::
         outcome,
         report.drift_bps,
         summary,
+        true,
     )
     .await
 }

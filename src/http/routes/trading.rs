@@ -15,6 +15,11 @@ use worker::Response;
 /// Most characters of an operator's notes.
 const MAX_NOTES: usize = 2_000;
 
+/// An operator's live reconciliation waits while a live order changed this recently and is
+/// still unsettled (one cycle period): that order may be in flight in a running cycle, whose
+/// answer the reconciliation must not pre-empt.
+const IN_FLIGHT_SECS: i64 = 300;
+
 fn limit(ctx: &RequestCtx<'_>) -> Result<i64, ApiError> {
     params::limit(ctx.query("limit"), 100, 500)
 }
@@ -173,11 +178,36 @@ pub async fn positions(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     json_response(200, &json!({"mode": "paper", "positions": rows}))
 }
 
-/// `POST /admin/reconcile`: reconciles the paper book now (the cycle does it every run).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ReconcileBody {
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+/// `POST /admin/reconcile [{"mode": "paper" | "live"}]`: reconciles now (the cycle does both
+/// every run). Paper (the default) checks the paper book against its fill ledger; `live` checks
+/// the live book against the venue, and is refused `409 LIVE_NOT_ACTIVE` while nothing trades
+/// live (a venue read without live trading would only report failures to the breaker) and
+/// `409 ORDERS_IN_FLIGHT` while an unsettled live order changed in the last five minutes (a
+/// running cycle may be executing it). While trading live, a clean *paper* reconciliation does
+/// not count for the breaker: HALT → RECOVERY then needs a clean live one.
 pub async fn reconcile(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
-    if !ctx.body.is_null() && ctx.body != json!({}) {
-        return Err(ApiError::invalid_request("the body must be empty or {}"));
-    }
+    let body: ReconcileBody = if ctx.body.is_null() {
+        ReconcileBody::default()
+    } else {
+        ctx.json()?
+    };
+    let live = match body.mode.as_deref() {
+        None | Some("paper") => false,
+        Some("live") => true,
+        Some(_) => {
+            return Err(
+                ApiError::invalid_request("mode must be \"paper\" or \"live\"")
+                    .with_details(json!({"field": "mode"})),
+            )
+        }
+    };
     let db = Db::open(ctx.env, "DB", ctx.log)?;
     let run_id = format!("op-{}", crate::ids::random_hex(4));
     let cx = Cx {
@@ -188,7 +218,34 @@ pub async fn reconcile(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
         actor: ctx.actor(),
         now: crate::clock::now(),
     };
-    match cycle::reconcile_paper(&cx, &format!("operator:{}", ctx.actor())).await {
+    let triggered_by = format!("operator:{}", ctx.actor());
+    let result = if !live {
+        cycle::reconcile_paper(&cx, &triggered_by).await
+    } else if crate::jobs::live::is_active(&cx).await? {
+        let since = cx.now - chrono::Duration::seconds(IN_FLIGHT_SECS);
+        let in_flight: Vec<Value> = crate::store::live::unsettled_orders(&db)
+            .await?
+            .iter()
+            .filter(|o| o.updated_at > since)
+            .map(|o| json!({"client_order_id": o.client_order_id, "state": o.state.as_str()}))
+            .collect();
+        if !in_flight.is_empty() {
+            return Err(ApiError::new(
+                409,
+                "ORDERS_IN_FLIGHT",
+                "a live order may be in flight in a running cycle; retry in a few minutes",
+            )
+            .with_details(json!({"orders": in_flight, "retry_after_secs": IN_FLIGHT_SECS})));
+        }
+        crate::jobs::live::reconcile(&cx, &triggered_by).await
+    } else {
+        return Err(ApiError::new(
+            409,
+            "LIVE_NOT_ACTIVE",
+            "nothing trades live: no live strategy, fill or open live order",
+        ));
+    };
+    match result {
         Ok(v) => json_response(200, &json!({"reconciliation": v})),
         Err(e) => Err(match e {
             cycle::ReconcileError::Db(d) => d.into(),
@@ -200,10 +257,15 @@ pub async fn reconcile(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     }
 }
 
-/// `GET /admin/reconcile/latest`
+/// `GET /admin/reconcile/latest[?mode=paper|live]` (paper by default)
 pub async fn reconcile_latest(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
+    let mode = match ctx.query("mode") {
+        None | Some("paper") => Mode::Paper,
+        Some("live") => Mode::Live,
+        Some(_) => return Err(params::invalid("mode", "one of paper, live")),
+    };
     let db = Db::open(ctx.env, "DB", ctx.log)?;
-    match store::latest_reconciliation(&db, Mode::Paper).await? {
+    match store::latest_reconciliation(&db, mode).await? {
         Some(r) => json_response(200, &json!({"reconciliation": r.to_json()})),
         None => Err(ApiError::new(
             404,

@@ -281,9 +281,47 @@ fn paper_trading_from_pair_approval_to_a_settled_trade_with_hand_checked_pnl() {
     let rec = r.json()["reconciliation"].clone();
     assert_eq!(rec["outcome"], "clean", "{rec}");
     assert_eq!(rec["drift_bps"], 0);
+    // Paper trading only: the clean paper book counts for the breaker.
+    assert_eq!(rec["breaker_counted"], true, "{rec}");
+    assert_eq!(rec["governor_told"], true, "{rec}");
     let latest = get(&stack, "/admin/reconcile/latest");
     assert_eq!(latest["reconciliation"]["id"], rec["id"]);
     assert_eq!(latest["reconciliation"]["triggered_by"], "operator:alice");
+    assert_eq!(
+        get(&stack, "/admin/reconcile/latest?mode=paper")["reconciliation"]["id"],
+        rec["id"]
+    );
+    // Nothing trades live: a live reconciliation is refused (it would only report venue-read
+    // failures to the breaker), and none is stored.
+    let r = stack.json(
+        "POST",
+        "/admin/reconcile",
+        &stack.tokens.alice,
+        &json!({"mode": "live"}),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.error_code(), "LIVE_NOT_ACTIVE");
+    let r = stack.get(
+        "/admin/reconcile/latest?mode=live",
+        Some(&stack.tokens.admin),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(r.error_code(), "RECONCILIATION_NOT_FOUND");
+    for bad in [
+        "/admin/reconcile/latest?mode=",
+        "/admin/reconcile/latest?mode=LIVE",
+    ] {
+        let r = stack.get(bad, Some(&stack.tokens.admin));
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    let r = stack.json(
+        "POST",
+        "/admin/reconcile",
+        &stack.tokens.alice,
+        &json!({"mode": "both"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.error_code(), "INVALID_REQUEST");
     assert_eq!(breaker_state(&stack), "NORMAL");
 }
 

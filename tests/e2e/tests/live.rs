@@ -525,6 +525,52 @@ fn a_dropped_fill_is_found_by_live_reconciliation_and_halts_the_breaker() {
     );
     assert_eq!(stored[0]["outcome"], "drift");
     assert_eq!(stored[0]["severity"], "HALT");
+
+    // The paper book is clean, but while trading live that does not speak for the breaker:
+    // recorded and audited, not counted, so it cannot back HALT -> RECOVERY.
+    let paper = step(&run, "reconcile");
+    assert_eq!(paper["counts"]["outcome"], "clean", "{run}");
+    assert_eq!(paper["counts"]["breaker_counted"], false, "{run}");
+    let token = &stack.tokens.alice;
+    let r = stack.json("POST", "/admin/reconcile", token, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rec = &r.json()["reconciliation"];
+    assert_eq!(rec["outcome"], "clean", "{rec}");
+    assert_eq!(rec["breaker_counted"], false, "{rec}");
+    assert_eq!(rec["governor_told"], false, "{rec}");
+    let recovery = json!({"targetState": "RECOVERY", "reason": "paper book is clean"});
+    let r = stack.json(
+        "POST",
+        "/admin/circuit-breaker/transition",
+        token,
+        &recovery,
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(breaker(&stack), "HALT");
+    // The live reconciliation on demand still finds the venue's hidden fill: still HALT.
+    let r = stack.json("POST", "/admin/reconcile", token, &json!({"mode": "live"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rec = r.json()["reconciliation"].clone();
+    assert_eq!(
+        (rec["mode"].as_str(), rec["outcome"].as_str()),
+        (Some("live"), Some("drift")),
+        "{rec}"
+    );
+    assert_eq!(rec["breaker_counted"], true, "{rec}");
+    let latest = stack.get(
+        "/admin/reconcile/latest?mode=live",
+        Some(&stack.tokens.admin),
+    );
+    assert_eq!(latest.status, 200, "{}", latest.text());
+    assert_eq!(latest.json()["reconciliation"]["id"], rec["id"]);
+    let r = stack.json(
+        "POST",
+        "/admin/circuit-breaker/transition",
+        token,
+        &recovery,
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(breaker(&stack), "HALT");
     assert_every_signature_verified(&stack);
 }
 

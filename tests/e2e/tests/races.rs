@@ -74,7 +74,13 @@ fn operator_actions_racing_live_cycles_keep_every_invariant() {
             while !done.load(Ordering::SeqCst) {
                 for target in walk {
                     let r = if target == "reconcile" {
-                        stack.json("POST", "/admin/reconcile", &stack.tokens.alice, &json!({}))
+                        // Trading live: the live reconciliation backs HALT -> RECOVERY.
+                        stack.json(
+                            "POST",
+                            "/admin/reconcile",
+                            &stack.tokens.alice,
+                            &json!({"mode": "live"}),
+                        )
                     } else {
                         stack.json(
                             "POST",
