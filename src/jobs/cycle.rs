@@ -339,11 +339,17 @@ async fn governor_sync(cx: &Cx<'_>) -> StepEnd {
 /// the order's reservation is released at the governor (after `governor_sync` sent it any
 /// fills). Live orders left `submitted` are resolved by live reconciliation.
 async fn recover_orders(cx: &Cx<'_>) -> StepEnd {
+    // Cycles that died mid-way are closed as abandoned (their orders are recovered below).
+    let (abandoned, mut failures) =
+        match super::abandon_dead_runs(cx.env, cx.db, cx.log, JOB, cx.run_id, ACTOR).await {
+            Ok(closed) => (closed, 0),
+            Err(_) => (Vec::new(), 1),
+        };
     let found = match crate::store::live::interrupted_orders(cx.db, cx.run_id).await {
         Ok(f) => f,
         Err(e) => return StepEnd::fail(json!({}), e.code(), "database read failed"),
     };
-    let (mut cancelled, mut filled, mut rejected, mut failures) = (0, 0, 0, 0);
+    let (mut cancelled, mut filled, mut rejected) = (0, 0, 0);
     for (order, paper) in &found {
         match recover_one(cx, order, *paper).await {
             Ok(state) => match state {
@@ -361,12 +367,12 @@ async fn recover_orders(cx: &Cx<'_>) -> StepEnd {
         }
     }
     let counts = json!({"interrupted": found.len(), "cancelled": cancelled, "filled": filled,
-                        "rejected": rejected, "failures": failures});
+                        "rejected": rejected, "failures": failures, "abandoned_runs": abandoned});
     if failures > 0 {
         return StepEnd::fail(
             counts,
             "CYCLE_RECOVERY_INCOMPLETE",
-            "some interrupted orders could not be recovered",
+            "some interrupted orders or dead runs could not be recovered",
         );
     }
     StepEnd::success(counts)

@@ -56,7 +56,7 @@ pub const MAX_REQUESTED_MARKETS: usize = 50;
 const AUDIT_CHUNK: usize = 200;
 /// A RUNNING run silent for longer than this is taken over by a re-delivery: longer than a
 /// cron invocation may live (15 minutes).
-const STALE_AFTER_MS: i64 = 16 * 60 * 1_000;
+use super::STALE_AFTER_MS;
 
 /// Who asked for the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +226,10 @@ pub async fn run(env: &Env, log: &Logger, req: IngestRequest) -> Result<RunSumma
         recorder.finish().await?;
         return Err(IngestError::AlreadyRunning { run_id });
     }
+
+    // With the lease held, no other ingestion is running: close the ones that died mid-way
+    // (a failure here is logged by the helper and leaves them for the next run).
+    let _ = super::abandon_dead_runs(env, &db, log, JOB, &run_id, ACTOR).await;
 
     run_steps(env, log, &db, &mut recorder, &config, &req).await;
 

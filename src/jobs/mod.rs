@@ -26,6 +26,77 @@ use worker::Env;
 /// The ingestion cron (every five minutes).
 pub const INGEST_CRON: &str = "*/5 * * * *";
 
+/// A run with no heartbeat (a recorded step) for this long is dead: a scheduled handler gets
+/// at most 15 minutes of wall time.
+pub const STALE_AFTER_MS: i64 = 16 * 60 * 1_000;
+
+/// Closes the job's dead runs — `RUNNING`, no heartbeat for [`STALE_AFTER_MS`] by the real
+/// clock (killed or lost mid-way) — as `FAIL` with code `RUN_ABANDONED`, audited first
+/// (`RUN_ABANDONED`, naming each run and the run that found it). What the dead run left half
+/// done is its job's to recover (the cycle's `recover_orders`, ingestion's idempotent writes);
+/// this only stops it showing as running forever. The run ids closed; `Err(code)` when the
+/// runs could not be read or the log did not confirm (nothing is closed then).
+pub async fn abandon_dead_runs(
+    env: &Env,
+    db: &Db,
+    log: &Logger,
+    job: &str,
+    run_id: &str,
+    actor: &str,
+) -> Result<Vec<String>, String> {
+    let now = crate::clock::now();
+    let before = now - chrono::TimeDelta::milliseconds(STALE_AFTER_MS);
+    let dead = runs::dead_runs(db, job, run_id, before)
+        .await
+        .map_err(|e| e.code().to_string())?;
+    if dead.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listed: Vec<Value> = dead
+        .iter()
+        .map(|r| {
+            json!({"run_id": r.run_id, "attempt": r.attempt, "started_at": r.started_at,
+                        "heartbeat_at": r.heartbeat_at})
+        })
+        .collect();
+    let record = crate::audit_client::AuditRecord {
+        actor: actor.to_string(),
+        kind: "RUN_ABANDONED".into(),
+        payload: json!({"job": job, "runs": listed, "found_by": run_id,
+                        "stale_after_ms": STALE_AFTER_MS}),
+        evidence_hash: None,
+    };
+    let seq = match crate::audit_client::append(env, vec![record]).await {
+        Ok(receipts) => receipts.first().map(|r| r.seq.get()).unwrap_or_default(),
+        Err(e) => {
+            log.error(
+                "run_abandon_not_audited",
+                json!({"job": job, "code": e.code(), "detail": e.detail()}),
+            );
+            return Err(e.code().to_string());
+        }
+    };
+    let detail = json!({"code": "RUN_ABANDONED",
+        "message": "no heartbeat for over 16 minutes: the run was killed or lost mid-way",
+        "found_by": run_id, "audit_seq": seq});
+    let mut closed = Vec::new();
+    for row in &dead {
+        match runs::abandon(db, row, &detail, now).await {
+            Ok(true) => closed.push(row.run_id.clone()),
+            Ok(false) => {}
+            Err(e) => {
+                log.error(
+                    "run_not_abandoned",
+                    json!({"run_id": row.run_id, "code": e.code()}),
+                );
+                return Err(e.code().to_string());
+            }
+        }
+    }
+    log.warn("runs_abandoned", json!({"job": job, "runs": closed}));
+    Ok(closed)
+}
+
 /// Runs the jobs of one cron delivery, scheduled at `scheduled_ms`. Never fails: `scheduled`
 /// always reports success to the runtime, so outcomes live in the run records and the log.
 pub async fn run_scheduled(cron: &str, scheduled_ms: i64, env: &Env, log: &Logger) {

@@ -133,6 +133,12 @@ const ACQUIRE_LEASE: &str = "INSERT INTO job_leases (job, run_id, expires_at) VA
      ON CONFLICT (job) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at \
      WHERE job_leases.expires_at < ?4 OR job_leases.run_id = excluded.run_id";
 const RELEASE_LEASE: &str = "DELETE FROM job_leases WHERE job = ? AND run_id = ?";
+const DEAD_RUNS: &str = "SELECT run_id, job, trigger, started_at, ended_at, status, detail, \
+     scheduled_at, heartbeat_at, attempt, audit_key FROM runs WHERE job = ?1 \
+     AND status = 'RUNNING' AND run_id <> ?2 AND heartbeat_at < ?3 \
+     ORDER BY started_at, run_id LIMIT 20";
+const ABANDON: &str = "UPDATE runs SET status = 'FAIL', ended_at = ?1, detail = ?2 \
+     WHERE run_id = ?3 AND attempt = ?4 AND status = 'RUNNING' AND heartbeat_at IS ?5";
 
 /// A `runs` row with every column (the run index of jobs that record steps).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,6 +335,50 @@ pub async fn acquire_lease(
                 Param::Text(run_id),
                 Param::Text(&expires),
                 Param::Text(&now),
+            ],
+        )
+        .await?;
+    Ok(changed > 0)
+}
+
+/// The job's runs other than `except` still `RUNNING` with no heartbeat since `before` (at
+/// most 20, oldest first).
+pub async fn dead_runs(
+    db: &Db,
+    job: &str,
+    except: &str,
+    before: DateTime<Utc>,
+) -> std::result::Result<Vec<RunRecord>, DbError> {
+    let before = format_utc(before);
+    db.all::<RunRecord>(
+        DEAD_RUNS,
+        &[Param::Text(job), Param::Text(except), Param::Text(&before)],
+    )
+    .await
+}
+
+/// Closes a dead run as `FAIL` with `detail` (compare-and-swap on its attempt and heartbeat,
+/// so a run that came back to life is left alone); `true` if it was closed.
+pub async fn abandon(
+    db: &Db,
+    row: &RunRecord,
+    detail: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> std::result::Result<bool, DbError> {
+    let at = format_utc(now);
+    let detail = detail.to_string();
+    let changed = db
+        .run(
+            ABANDON,
+            &[
+                Param::Text(&at),
+                Param::Text(&detail),
+                Param::Text(&row.run_id),
+                Param::Int(row.attempt),
+                row.heartbeat_at
+                    .as_deref()
+                    .map(Param::Text)
+                    .unwrap_or(Param::Null),
             ],
         )
         .await?;

@@ -239,15 +239,19 @@ fn sigkill_mid_cycle_and_mid_ingestion_loses_nothing_and_duplicates_nothing() {
         let key = (e["kind"].to_string(), e["payload"].to_string());
         assert!(seen.insert(key), "an audit event appended twice: {e}");
     }
-    // The killed runs stay on record as what they were; every run id is one row.
+    // The killed runs stay on record as what they were; every run id is one row. Their
+    // heartbeats are minutes old, not yet dead by the 16-minute rule: still RUNNING.
     let dup_runs = stack
         .d1_retry("SELECT run_id, COUNT(*) AS n FROM run_steps GROUP BY run_id, step HAVING n > 1");
     assert!(dup_runs.is_empty(), "a step recorded twice: {dup_runs:?}");
-    assert_eq!(
-        stack.d1_retry(&format!(
-            "SELECT status FROM runs WHERE run_id = '{ingest_2}'"
-        ))[0]["status"],
-        "RUNNING"
+    let killed = format!("'{cycle_1}', '{ingest_2}'");
+    let statuses = stack.d1_retry(&format!(
+        "SELECT status FROM runs WHERE run_id IN ({killed}) ORDER BY run_id"
+    ));
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|r| r["status"] == "RUNNING"),
+        "{statuses:?}"
     );
     // The position the governor holds is the ledger's: reconciliation was clean above and the
     // breaker never moved.
@@ -259,6 +263,54 @@ fn sigkill_mid_cycle_and_mid_ingestion_loses_nothing_and_duplicates_nothing() {
     assert_eq!(
         position[0]["qty_e2"], fills[0]["q"],
         "{position:?} vs {fills:?}"
+    );
+
+    // --- 4. Sixteen minutes without a heartbeat: the next runs close the dead ones ---
+    // (the heartbeats are aged by hand; a scheduled handler never runs that long)
+    stack.d1_retry(&format!(
+        "UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-17 minutes') \
+         WHERE run_id IN ({killed})"
+    ));
+    let t5 = t4 + 300_000;
+    deliver(&stack, t5);
+    let cycle_5 = run(&stack, &run_id("cycle", t5));
+    let recover = step(&cycle_5, "recover_orders");
+    assert_eq!(recover["status"], "SUCCESS", "{cycle_5}");
+    assert_eq!(
+        recover["counts"]["abandoned_runs"],
+        json!([cycle_1]),
+        "{cycle_5}"
+    );
+    let closed = stack.d1_retry(&format!(
+        "SELECT run_id, status, ended_at, detail FROM runs WHERE run_id IN ({killed})"
+    ));
+    for row in &closed {
+        assert_eq!(row["status"], "FAIL", "{closed:?}");
+        assert!(row["ended_at"].as_str().is_some(), "{closed:?}");
+        let detail: Value = serde_json::from_str(row["detail"].as_str().unwrap()).unwrap();
+        assert_eq!(detail["code"], "RUN_ABANDONED", "{detail}");
+    }
+    let abandoned: Vec<Value> = stack
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["kind"] == "RUN_ABANDONED")
+        .collect();
+    assert_eq!(abandoned.len(), 2, "one event per job: {abandoned:?}");
+    for (job, id) in [("cycle", &cycle_1), ("ingest", &ingest_2)] {
+        let e = abandoned
+            .iter()
+            .find(|e| e["payload"]["job"] == job)
+            .unwrap_or_else(|| panic!("no RUN_ABANDONED for {job}: {abandoned:?}"));
+        assert_eq!(e["payload"]["runs"][0]["run_id"], id.as_str(), "{e}");
+    }
+    // Closed once: a later run finds nothing more to close.
+    let t6 = t5 + 300_000;
+    deliver(&stack, t6);
+    let cycle_6 = run(&stack, &run_id("cycle", t6));
+    assert_eq!(
+        step(&cycle_6, "recover_orders")["counts"]["abandoned_runs"],
+        json!([]),
+        "{cycle_6}"
     );
     stack.assert_audit_verifies();
     eprintln!(
