@@ -170,6 +170,7 @@ if rk:
     print(f"| … with the object's JSON state load + store per check ({rk['state_json_bytes']:,} B state) | {rk['checks_with_json_roundtrip_per_s']:,.0f}/s | same |")
 print(f"| dry-run check through the Durable Object, p50 | {d['p50_ms_median']:.1f} ms | `target/release/bench` (`POST /admin/risk/check`, {d['checks_per_round']} × {d['rounds']}, sequential) |")
 print(f"| dry-run check through the Durable Object, p99 | {d['p99_ms_median']:.1f} ms | same |")
+print(f"| … of which approved (the rest refused by a limit or the order-rate bucket) | {d['approved']} of {d['checks_per_round'] * d['rounds']} | same |")
 if rk:
     print(f"\nThrough the object a check costs about {d['p50_ms_median'] * 1000 / rk['us_per_check']:.0f}× the pure decision: the audit append")
     print("(another object, a SQLite transaction and sync) and the HTTP hops dominate.")

@@ -583,6 +583,27 @@ impl Stack {
         }
     }
 
+    /// Approves Kalshi and runs one ingestion that marks [`LIVE_TICKER`] (a priced market with a
+    /// book) at the risk governor, so checks on it are evaluated in full rather than refused
+    /// `RISK_DATA_MISSING`; panics unless the mark landed. Returns the ticker.
+    pub fn mark_priced_market(&self) -> &'static str {
+        self.approve_sources(&["kalshi"]);
+        let r = self.json(
+            "POST",
+            "/admin/ingest/run",
+            &self.tokens.alice,
+            &serde_json::json!({ "mark": [LIVE_TICKER] }),
+        );
+        assert_eq!(r.status, 200, "ingest: {}", r.text());
+        let run = r.json();
+        let marked = run["steps"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["step"] == "mark_to_market"))
+            .map(|s| s["counts"]["marked"].clone());
+        assert_eq!(marked, Some(serde_json::json!(1)), "{run}");
+        LIVE_TICKER
+    }
+
     /// Proposes the Kalshi/Polymarket pair (alice), with the simulator's Anthropic endpoint
     /// grading it `identical`, and approves it (bob) through the admin routes; returns its id.
     pub fn approve_pair(&self, ticker: &str, condition: &str) -> String {

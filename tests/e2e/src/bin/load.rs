@@ -167,27 +167,8 @@ fn read_status(r: ureq::Response) -> (u16, String) {
 
 fn main() {
     let stack = Stack::start(StackConfig::default());
-    let admin = stack.tokens.admin.clone();
     // A marked market, so dry-run checks are evaluated in full.
-    stack.approve_sources(&["kalshi"]);
-    let markets = stack
-        .sim("GET", "/trade-api/v2/markets?status=open&limit=50", None)
-        .json();
-    let ticker = markets["markets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["ticker"].as_str())
-        .find(|t| !t.starts_with("KXMVE"))
-        .expect("an open market")
-        .to_string();
-    let r = stack.json(
-        "POST",
-        "/admin/ingest/run",
-        &admin,
-        &json!({"mark": [ticker]}),
-    );
-    assert_eq!(r.status, 200, "ingest: {}", r.text());
+    let ticker = stack.mark_priced_market();
 
     const READS: [&str; 4] = [
         "/admin/circuit-breaker",
