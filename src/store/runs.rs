@@ -202,6 +202,14 @@ pub async fn run(db: &Db, run_id: &str) -> std::result::Result<Option<RunRecord>
         .await
 }
 
+/// A run's last heartbeat as a parameter (the compare-and-swap of [`take_over`] and [`abandon`]).
+fn heartbeat(row: &RunRecord) -> Param<'_> {
+    row.heartbeat_at
+        .as_deref()
+        .map(Param::Text)
+        .unwrap_or(Param::Null)
+}
+
 /// Takes over a stale RUNNING run (compare-and-swap on its attempt and heartbeat); `true` if
 /// this caller now owns it, as attempt `attempt + 1`, with its old steps cleared.
 pub async fn take_over(
@@ -217,10 +225,7 @@ pub async fn take_over(
                 Param::Text(&at),
                 Param::Text(&row.run_id),
                 Param::Int(row.attempt),
-                row.heartbeat_at
-                    .as_deref()
-                    .map(Param::Text)
-                    .unwrap_or(Param::Null),
+                heartbeat(row),
             ],
         )
         .await?;
@@ -375,10 +380,7 @@ pub async fn abandon(
                 Param::Text(&detail),
                 Param::Text(&row.run_id),
                 Param::Int(row.attempt),
-                row.heartbeat_at
-                    .as_deref()
-                    .map(Param::Text)
-                    .unwrap_or(Param::Null),
+                heartbeat(row),
             ],
         )
         .await?;

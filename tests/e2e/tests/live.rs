@@ -538,15 +538,13 @@ fn a_dropped_fill_is_found_by_live_reconciliation_and_halts_the_breaker() {
     assert_eq!(rec["outcome"], "clean", "{rec}");
     assert_eq!(rec["breaker_counted"], false, "{rec}");
     assert_eq!(rec["governor_told"], false, "{rec}");
-    let recovery = json!({"targetState": "RECOVERY", "reason": "paper book is clean"});
-    let r = stack.json(
-        "POST",
-        "/admin/circuit-breaker/transition",
-        token,
-        &recovery,
-    );
-    assert_eq!(r.status, 409, "{}", r.text());
-    assert_eq!(breaker(&stack), "HALT");
+    let recovery_refused = || {
+        let body = json!({"targetState": "RECOVERY", "reason": "the book looks clean"});
+        let r = stack.json("POST", "/admin/circuit-breaker/transition", token, &body);
+        assert_eq!(r.status, 409, "{}", r.text());
+        assert_eq!(breaker(&stack), "HALT");
+    };
+    recovery_refused();
     // The live reconciliation on demand still finds the venue's hidden fill: still HALT.
     let r = stack.json("POST", "/admin/reconcile", token, &json!({"mode": "live"}));
     assert_eq!(r.status, 200, "{}", r.text());
@@ -563,14 +561,7 @@ fn a_dropped_fill_is_found_by_live_reconciliation_and_halts_the_breaker() {
     );
     assert_eq!(latest.status, 200, "{}", latest.text());
     assert_eq!(latest.json()["reconciliation"]["id"], rec["id"]);
-    let r = stack.json(
-        "POST",
-        "/admin/circuit-breaker/transition",
-        token,
-        &recovery,
-    );
-    assert_eq!(r.status, 409, "{}", r.text());
-    assert_eq!(breaker(&stack), "HALT");
+    recovery_refused();
     assert_every_signature_verified(&stack);
 }
 
