@@ -957,3 +957,76 @@ mod tests {
         assert_eq!(Checkpoint::parse_body(&body).unwrap(), checkpoint(200));
     }
 }
+
+/// The seed corpus of the `checkpoint` fuzz target (`fuzz/seeds/checkpoint/`): notes the
+/// target's fixed verifier opens, so fuzzing starts from the accepting path. Pinned here so a
+/// format change that strands the seeds fails a unit test.
+#[cfg(test)]
+mod fuzz_seeds {
+    use super::*;
+
+    fn expected() -> Vec<(&'static str, String)> {
+        let fixed = |byte: &str| NoteSigner::from_secret("paul-p/audit", &byte.repeat(32)).unwrap();
+        let (current, previous) = (fixed("11"), fixed("22"));
+        let h = |s: &str| Hash32::sha256(&[s.as_bytes()]);
+        let plain = Checkpoint::new(
+            "paul-p/audit",
+            7,
+            h("root"),
+            h("chain"),
+            anchor_genesis(),
+            1_763_800_000_000,
+        )
+        .unwrap();
+        let handover = Checkpoint::new(
+            "paul-p/audit",
+            12,
+            h("root2"),
+            h("chain2"),
+            plain.anchor_hash(),
+            1_763_803_600_000,
+        )
+        .unwrap()
+        .with_previous_key(previous.verifier())
+        .unwrap();
+        vec![
+            ("signed.txt", sign_checkpoint(&plain, &current).unwrap()),
+            (
+                "handover.txt",
+                sign_handover(&handover, &previous, &current).unwrap(),
+            ),
+            ("verifier.txt", format!("{}\n", current.verifier())),
+        ]
+    }
+
+    #[test]
+    fn the_fuzz_seeds_are_notes_the_fuzz_verifier_opens() {
+        let seeds = [
+            (
+                "signed.txt",
+                include_str!("../../../fuzz/seeds/checkpoint/signed.txt"),
+            ),
+            (
+                "handover.txt",
+                include_str!("../../../fuzz/seeds/checkpoint/handover.txt"),
+            ),
+            (
+                "verifier.txt",
+                include_str!("../../../fuzz/seeds/checkpoint/verifier.txt"),
+            ),
+        ];
+        for ((name, text), (seed_name, seed)) in expected().iter().zip(seeds) {
+            assert_eq!(
+                (*name, text.as_str()),
+                (seed_name, seed),
+                "regenerate {name}"
+            );
+        }
+        // What the fuzz target opens with: the key of seed "11".
+        let verifier = NoteVerifier::parse(seeds[2].1.trim_end()).unwrap();
+        for (_, note) in &seeds[..2] {
+            let cp = open_checkpoint(note, &verifier).unwrap();
+            assert_eq!(Checkpoint::parse_body(&cp.to_body()).unwrap(), cp);
+        }
+    }
+}
