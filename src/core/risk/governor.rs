@@ -106,11 +106,17 @@ pub enum Event {
     Settlement { market: MarketId, yes_value: Price },
     /// A reconciliation run finished.
     Reconciliation { outcome: ReconciliationOutcome },
-    /// An operator's limits update; applied only if it tightens or keeps every limit.
+    /// An operator's limits update; applied only if it tightens or keeps every limit. With
+    /// `base` (the limits the operator's change was merged onto), refused with
+    /// `LIMITS_CHANGED_SINCE_REQUEST` unless those are still the limits in force: a whole
+    /// document merged onto limits that moved since (a two-person loosening in between) would
+    /// silently undo that move.
     LimitsUpdate {
         proposed: RiskLimits,
         actor: String,
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<RiskLimits>,
     },
     /// A pre-trade check of an order intent, reserving its exposure if approved.
     Check(OrderIntent),
@@ -558,10 +564,20 @@ fn on_event(s: &mut GovernorState, event: Event, now: DateTime<Utc>, fx: &mut Ve
             proposed,
             actor,
             reason,
+            base,
         } => {
+            let unchanged = match &base {
+                Some(base) if *base != s.limits => {
+                    Err(GovernorError::Limits(LimitsError::ChangedSinceRequest {
+                        changed: base.changed_fields(&s.limits),
+                    }))
+                }
+                _ => Ok(()),
+            };
             let result = validate_reason(&reason)
                 .and_then(|_| validate_actor(&actor))
                 .map_err(GovernorError::Breaker)
+                .and(unchanged)
                 .and_then(|_| {
                     limits::tighten_or_refuse(&s.limits, proposed.clone())
                         .map_err(GovernorError::Limits)

@@ -119,6 +119,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
             },
             actor: "ops".to_string(),
             reason: "property".to_string(),
+            base: None,
         }),
     ]
 }

@@ -945,6 +945,66 @@ fn manual_transitions_are_audited_and_refusals_carry_their_code() {
     assert_eq!(s.breaker().actor(), "ops@example.com");
 }
 
+/// An operator's tightening is merged onto the limits it read (`base`); if a two-person
+/// loosening landed in between, applying the merged document would silently undo it.
+#[test]
+fn a_tightening_merged_onto_limits_that_moved_since_is_refused_and_changes_nothing() {
+    let s = funded(RiskLimits::default());
+    let read = s.limits().clone();
+    // Meanwhile an approved loosening of another limit lands.
+    let loosened = RiskLimits {
+        max_category_exposure_bps: read.max_category_exposure_bps + 1,
+        ..read.clone()
+    };
+    let (s, fx) = apply_limits(
+        s,
+        &read,
+        loosened.clone(),
+        "ops@example.com",
+        "approved #1",
+        t(1),
+    );
+    assert_eq!(rejected_code(&fx), None);
+    // The tightening, merged onto what was read (so it carries the old category limit).
+    let update = |base: RiskLimits| Event::LimitsUpdate {
+        proposed: RiskLimits {
+            max_position_size_bps: 100,
+            ..read.clone()
+        },
+        actor: "ops@example.com".to_string(),
+        reason: "tighten".to_string(),
+        base: Some(base),
+    };
+    let (s, fx) = apply(s, update(read.clone()), t(2));
+    assert_eq!(rejected_code(&fx), Some("LIMITS_CHANGED_SINCE_REQUEST"));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Audit(AuditRecord::LimitsChangeRefused { details, .. })
+            if details == &vec![("changed".to_string(), "max_category_exposure_bps".to_string())]
+    )));
+    assert_eq!(s.limits(), &loosened, "the loosening stands");
+    // Read again and retry: the merged document now keeps the loosening.
+    let (s, fx) = apply(
+        s,
+        Event::LimitsUpdate {
+            proposed: RiskLimits {
+                max_position_size_bps: 100,
+                ..loosened.clone()
+            },
+            actor: "ops@example.com".to_string(),
+            reason: "tighten".to_string(),
+            base: Some(loosened.clone()),
+        },
+        t(3),
+    );
+    assert_eq!(rejected_code(&fx), None);
+    assert_eq!(s.limits().max_position_size_bps, 100);
+    assert_eq!(
+        s.limits().max_category_exposure_bps,
+        loosened.max_category_exposure_bps
+    );
+}
+
 #[test]
 fn limits_update_tightens_immediately_and_refuses_loosening() {
     let s = funded(RiskLimits::default());
@@ -952,6 +1012,7 @@ fn limits_update_tightens_immediately_and_refuses_loosening() {
         proposed,
         actor: "ops@example.com".to_string(),
         reason: "tighten for the election".to_string(),
+        base: None,
     };
     let tighter = RiskLimits {
         max_position_size_bps: 100,
@@ -1035,6 +1096,7 @@ fn tightening_the_loss_limit_below_the_current_loss_halts() {
             },
             actor: "ops".to_string(),
             reason: "cut risk".to_string(),
+            base: None,
         },
         t(1),
     );

@@ -62,6 +62,9 @@ pub async fn get_risk(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
 pub async fn put_limits(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
     let body: LimitsBody = ctx.json()?;
     let view = risk_client::state(ctx.env).await?;
+    // The limits the change is merged onto: the governor refuses the update if they moved
+    // before it lands (409 LIMITS_CHANGED_SINCE_REQUEST; read again and retry).
+    let base = parse_limits(&view["limits"].to_string()).map_err(|_| ApiError::internal())?;
     let mut merged = view["limits"].clone();
     let Some(target) = merged.as_object_mut() else {
         return Err(ApiError::internal());
@@ -81,6 +84,7 @@ pub async fn put_limits(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
         proposed,
         actor: ctx.actor(),
         reason: body.reason,
+        base: Some(base),
     };
     let after = risk_client::apply(ctx.env, &ctx.actor(), &event)
         .await

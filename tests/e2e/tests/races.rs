@@ -9,7 +9,9 @@
 //! - every approved order within the per-order limit in force then (halved in CAUTION and
 //!   RECOVERY);
 //! - each approval executed at most once (exactly one of two racing approvers wins), and a
-//!   two-person change never undoes a tightening made meanwhile;
+//!   two-person change never undoes a tightening made meanwhile, nor a tightening (merged onto
+//!   the limits it read) a loosening approved meanwhile: the later one is refused
+//!   `LIMITS_CHANGED_SINCE_REQUEST` and the operator reads again and retries;
 //! - no order sent twice, no submission audited twice, our orders and fills the venue's;
 //! - no 5xx anywhere; the audit log verifies.
 
@@ -51,7 +53,8 @@ fn operator_actions_racing_live_cycles_keep_every_invariant() {
     let t0 = next_boundary_ms();
     let done = AtomicBool::new(false);
     let tightened: Mutex<Vec<i64>> = Mutex::new(Vec::new());
-    let approvals: Mutex<Vec<(String, u16, u16)>> = Mutex::new(Vec::new());
+    let tightening_retries = Mutex::new(0u32);
+    let approvals: Mutex<Vec<(String, u16, u16, i64)>> = Mutex::new(Vec::new());
     let transitions = Mutex::new(0u32);
 
     std::thread::scope(|s| {
@@ -105,14 +108,27 @@ fn operator_actions_racing_live_cycles_keep_every_invariant() {
             // the limit in NORMAL while it shrinks.
             while !done.load(Ordering::SeqCst) && notional > 1_000_000 {
                 notional -= 10_000;
-                let r = stack.json(
-                    "PUT",
-                    "/admin/risk/limits",
-                    &stack.tokens.bob,
-                    &json!({"limits": {"max_order_notional": notional}, "reason": "race: tighten"}),
-                );
-                no_5xx("tighten", &r);
-                assert_eq!(r.status, 200, "a tightening is never refused: {}", r.text());
+                // Refused only when a loosening landed between the read and the write; the
+                // operator retries, and a tightening always lands in the end.
+                let body =
+                    json!({"limits": {"max_order_notional": notional}, "reason": "race: tighten"});
+                let mut tries = 0;
+                loop {
+                    let r = stack.json("PUT", "/admin/risk/limits", &stack.tokens.bob, &body);
+                    no_5xx("tighten", &r);
+                    if r.status == 200 {
+                        break;
+                    }
+                    assert_eq!(
+                        (r.status, r.error_code().as_str()),
+                        (409, "LIMITS_CHANGED_SINCE_REQUEST"),
+                        "a tightening is refused only for a concurrent change: {}",
+                        r.text()
+                    );
+                    tries += 1;
+                    assert!(tries < 20, "a tightening never landed");
+                    *tightening_retries.lock().unwrap() += 1;
+                }
                 tightened.lock().unwrap().push(notional);
                 std::thread::sleep(std::time::Duration::from_millis(150));
             }
@@ -142,7 +158,10 @@ fn operator_actions_racing_live_cycles_keep_every_invariant() {
                 });
                 no_5xx("approve", &a);
                 no_5xx("approve", &b);
-                approvals.lock().unwrap().push((id, a.status, b.status));
+                approvals
+                    .lock()
+                    .unwrap()
+                    .push((id, a.status, b.status, value));
             }
         });
     });
@@ -158,7 +177,8 @@ fn operator_actions_racing_live_cycles_keep_every_invariant() {
             .filter(|e| e["kind"] == kind && e["payload"]["approval"]["approval_id"] == id)
             .count()
     };
-    for (id, a, b) in &approvals {
+    let mut last_loosening = as_i64(&before[LOOSENED]);
+    for (id, a, b, value) in &approvals {
         let mut statuses = [*a, *b];
         statuses.sort();
         // The winner answers 200 (executed) or 409 APPROVAL_ACTION_FAILED (refused when it
@@ -172,6 +192,9 @@ fn operator_actions_racing_live_cycles_keep_every_invariant() {
         let failed = kind_count("APPROVAL_FAILED", id);
         assert_eq!(executed + failed, 1, "approval {id} ran once");
         assert_eq!(executed == 1, statuses == [200, 409], "approval {id}");
+        if executed == 1 {
+            last_loosening = *value;
+        }
     }
 
     // --- The audit log in order: breaker, limits and every order decision ---
@@ -247,6 +270,11 @@ fn operator_actions_racing_live_cycles_keep_every_invariant() {
         last_tightening,
         "no tightening was undone"
     );
+    assert_eq!(
+        as_i64(&now[LOOSENED]),
+        last_loosening,
+        "no loosening was undone"
+    );
     assert!(submitted.values().all(|n| *n == 1), "{submitted:?}");
 
     // --- Orders at the venue: each once, each approved, ours and the venue's agree ---
@@ -276,11 +304,12 @@ fn operator_actions_racing_live_cycles_keep_every_invariant() {
     stack.assert_audit_verifies();
     eprintln!(
         "races: {CYCLES} deliveries raced in {race_secs:.0} s, whole test {:.0} s; {} approvals, \
-         {} tightenings, {} manual transitions, {approved_buys} orders approved \
+         {} tightenings ({} retried), {} manual transitions, {approved_buys} orders approved \
          ({approved_in_caution} at half size), {} sent",
         started.elapsed().as_secs_f64(),
         approvals.len(),
         tightened.lock().unwrap().len(),
+        tightening_retries.lock().unwrap(),
         transitions.lock().unwrap(),
         posts.len()
     );
