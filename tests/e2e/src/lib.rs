@@ -604,6 +604,28 @@ impl Stack {
         LIVE_TICKER
     }
 
+    /// Loosens `limits` (a partial limits document) the only way there is: a two-person
+    /// approval requested by alice and approved by bob; panics unless it executed.
+    pub fn loosen_limits(&self, limits: serde_json::Value, reason: &str) {
+        let r = self.json(
+            "POST",
+            "/admin/approvals",
+            &self.tokens.alice,
+            &serde_json::json!({"action": "risk.loosen_limits",
+                                "params": {"limits": limits, "reason": reason},
+                                "reason": reason}),
+        );
+        assert_eq!(r.status, 201, "request: {}", r.text());
+        let id = r.json()["approval"]["id"].as_str().unwrap().to_string();
+        let r = self.json(
+            "POST",
+            &format!("/admin/approvals/{id}/approve"),
+            &self.tokens.bob,
+            &serde_json::json!({}),
+        );
+        assert_eq!(r.status, 200, "approve: {}", r.text());
+    }
+
     /// Proposes the Kalshi/Polymarket pair (alice), with the simulator's Anthropic endpoint
     /// grading it `identical`, and approves it (bob) through the admin routes; returns its id.
     pub fn approve_pair(&self, ticker: &str, condition: &str) -> String {

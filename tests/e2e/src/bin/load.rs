@@ -169,6 +169,12 @@ fn main() {
     let stack = Stack::start(StackConfig::default());
     // A marked market, so dry-run checks are evaluated in full.
     let ticker = stack.mark_priced_market();
+    // Dry runs evaluated in full and mostly approved: a bucket that does not refuse, and
+    // one-hundredth of a contract per check.
+    stack.loosen_limits(
+        json!({"order_rate": {"capacity": 10_000, "refill_per_minute": 60_000}}),
+        "load test: time approvals, not the order-rate refusal",
+    );
 
     const READS: [&str; 4] = [
         "/admin/circuit-breaker",
@@ -183,7 +189,7 @@ fn main() {
             "/admin/risk/check".to_string(),
             Some(
                 json!({"client_order_id": format!("load-{t}-{i}"), "market": ticker,
-                "side": "yes", "action": "buy", "qty": 100, "limit_price": 5000, "kind": "new"}),
+                "side": "yes", "action": "buy", "qty": 1, "limit_price": 5000, "kind": "new"}),
             ),
         )
     });
