@@ -154,10 +154,16 @@ async fn fix_strategy_params(
             ))
         }
         (_, None) => return Err(invalid_params("capital_allocation_usd_micros is required")),
-        (_, Some(c)) if c <= 0 || c > crate::store::d1::MAX_SAFE_INTEGER => {
+        (_, Some(c)) if c <= 0 => {
             return Err(invalid_params(
                 "capital_allocation_usd_micros must be positive",
             ))
+        }
+        (_, Some(c)) if c > crate::store::d1::MAX_SAFE_INTEGER => {
+            return Err(invalid_params(format!(
+                "capital_allocation_usd_micros must be at most {} (2^53 - 1 micro-dollars)",
+                crate::store::d1::MAX_SAFE_INTEGER
+            )))
         }
         (_, Some(c)) => c,
     };
