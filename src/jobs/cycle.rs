@@ -202,15 +202,18 @@ async fn steps(cx: &Cx<'_>, rec: &mut Recorder<'_>) {
     let end = settlement_step(cx).await;
     rec.record("settlement", t, end).await;
 
+    // Live: only when a strategy is live or the live ledger holds anything. Read once: it also
+    // decides whether a clean paper reconciliation counts (unreadable counts as live).
+    let live = super::live::is_active(cx).await;
     let t = crate::clock::now();
-    let end = match reconcile_paper(cx, &format!("cron:{}", cx.run_id)).await {
+    let live_or_unknown = live.as_ref().map_or(true, |active| *active);
+    let end = match reconcile_paper(cx, &format!("cron:{}", cx.run_id), live_or_unknown).await {
         Ok(v) => StepEnd::success(v),
         Err(e) => StepEnd::fail(json!({}), e.code(), e.to_string()),
     };
     rec.record("reconcile", t, end).await;
 
-    // Live: only when a strategy is live or the live ledger holds anything.
-    match super::live::is_active(cx).await {
+    match live {
         Ok(false) => {}
         Ok(true) => {
             let t = crate::clock::now();
@@ -1187,13 +1190,17 @@ pub(super) fn reconcile_config(env: &Env) -> Result<(Thresholds, IntegrityConfig
 /// Paper reconciliation: the position book against a replay of the fill ledger (with the
 /// settlements recorded as closed trades), then the integrity gate. Violations are stored;
 /// the outcome goes to the audit log, the governor and `reconciliations` — except a *clean*
-/// paper outcome while trading live (or when that cannot be read): the live reconciliation
-/// speaks for the breaker then, and a clean paper book must neither reset the failure streak a
-/// failing live reconciliation builds nor count as the clean reconciliation HALT → RECOVERY
-/// needs. Drift and failures are always reported. Returns the summary.
-pub async fn reconcile_paper(cx: &Cx<'_>, triggered_by: &str) -> Result<Value, ReconcileError> {
+/// paper outcome when `live` (anything trades live, [`super::live::is_active`], or that could
+/// not be read): the live reconciliation speaks for the breaker then, and a clean paper book
+/// must neither reset the failure streak a failing live reconciliation builds nor count as the
+/// clean reconciliation HALT → RECOVERY needs. Drift and failures are always reported.
+/// Returns the summary.
+pub async fn reconcile_paper(
+    cx: &Cx<'_>,
+    triggered_by: &str,
+    live: bool,
+) -> Result<Value, ReconcileError> {
     let (thresholds, integrity_config) = reconcile_config(cx.env)?;
-    let live = super::live::is_active(cx).await.unwrap_or(true);
     let fills = store::fills(cx.db, Mode::Paper).await?;
     let trades = store::closed_trades(cx.db, Mode::Paper).await?;
     let book = store::positions(cx.db, Mode::Paper).await?;

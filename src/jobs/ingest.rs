@@ -15,7 +15,7 @@
 //! ends its listing; the pages before it stay. The run's budget is checked before each page.
 
 use super::fetch::{Fetched, Fetcher};
-use super::{Recorder, RunSummary, StepEnd};
+use super::{Recorder, RunSummary, StepEnd, STALE_AFTER_MS};
 use crate::audit_client::{self, AuditRecord};
 use crate::bindings;
 use crate::core::breaker::FailureSource;
@@ -54,9 +54,6 @@ pub const ACTOR: &str = "system:ingest";
 pub const MAX_REQUESTED_MARKETS: usize = 50;
 /// Most audit records per append call.
 const AUDIT_CHUNK: usize = 200;
-/// A RUNNING run silent for longer than this is taken over by a re-delivery: longer than a
-/// cron invocation may live (15 minutes).
-use super::STALE_AFTER_MS;
 
 /// Who asked for the run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,7 +27,8 @@ use worker::Env;
 pub const INGEST_CRON: &str = "*/5 * * * *";
 
 /// A run with no heartbeat (a recorded step) for this long is dead: a scheduled handler gets
-/// at most 15 minutes of wall time.
+/// at most 15 minutes of wall time. A re-delivery of its cron takes it over; another run of
+/// its job closes it ([`abandon_dead_runs`]).
 pub const STALE_AFTER_MS: i64 = 16 * 60 * 1_000;
 
 /// Closes the job's dead runs — `RUNNING`, no heartbeat for [`STALE_AFTER_MS`] by the real
@@ -77,7 +78,8 @@ pub async fn abandon_dead_runs(
         }
     };
     let detail = json!({"code": "RUN_ABANDONED",
-        "message": "no heartbeat for over 16 minutes: the run was killed or lost mid-way",
+        "message": format!("no heartbeat for over {} minutes: the run was killed or lost mid-way",
+                           STALE_AFTER_MS / 60_000),
         "found_by": run_id, "audit_seq": seq});
     let mut closed = Vec::new();
     for row in &dead {

@@ -219,9 +219,10 @@ pub async fn reconcile(ctx: &RequestCtx<'_>) -> Result<Response, ApiError> {
         now: crate::clock::now(),
     };
     let triggered_by = format!("operator:{}", ctx.actor());
+    let trading_live = crate::jobs::live::is_active(&cx).await?;
     let result = if !live {
-        cycle::reconcile_paper(&cx, &triggered_by).await
-    } else if crate::jobs::live::is_active(&cx).await? {
+        cycle::reconcile_paper(&cx, &triggered_by, trading_live).await
+    } else if trading_live {
         let since = cx.now - chrono::Duration::seconds(IN_FLIGHT_SECS);
         let in_flight: Vec<Value> = crate::store::live::unsettled_orders(&db)
             .await?
