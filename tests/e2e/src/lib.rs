@@ -596,11 +596,7 @@ impl Stack {
         );
         assert_eq!(r.status, 200, "ingest: {}", r.text());
         let run = r.json();
-        let marked = run["steps"]
-            .as_array()
-            .and_then(|s| s.iter().find(|s| s["step"] == "mark_to_market"))
-            .map(|s| s["counts"]["marked"].clone());
-        assert_eq!(marked, Some(serde_json::json!(1)), "{run}");
+        assert_eq!(step(&run, "mark_to_market")["counts"]["marked"], 1, "{run}");
         LIVE_TICKER
     }
 
@@ -838,6 +834,17 @@ pub fn start_live_trading(vars: Vec<(String, String)>, sim_args: &[&str]) -> Sta
 }
 
 /// The next five-minute boundary after now, in milliseconds (a cron delivery's time).
+/// The step `name` of a run record (`GET /admin/runs/{id}`, or an ingestion run's answer), if
+/// the run has it.
+pub fn find_step<'a>(run: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    run["steps"].as_array()?.iter().find(|s| s["step"] == name)
+}
+
+/// The step `name` of a run record; panics (showing the run) when it has none.
+pub fn step<'a>(run: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    find_step(run, name).unwrap_or_else(|| panic!("no step {name} in {run}"))
+}
+
 pub fn next_boundary_ms() -> i64 {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -12,7 +12,7 @@
 use paul_p::core::run_audit::cron_run_id;
 use paul_p::core::time::{format_utc, from_millis};
 use paul_p_e2e::{
-    next_boundary_ms, now_ms, start_live_trading, Stack, LIVE_TICKER, SMALL_UNIVERSE,
+    next_boundary_ms, now_ms, start_live_trading, step, Stack, LIVE_TICKER, SMALL_UNIVERSE,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,15 +30,6 @@ fn run(stack: &Stack, id: &str) -> Value {
     let r = stack.get(&format!("/admin/runs/{id}"), Some(&stack.tokens.admin));
     assert_eq!(r.status, 200, "run {id}: {}", r.text());
     r.json()
-}
-
-fn step<'a>(run: &'a Value, name: &str) -> &'a Value {
-    run["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == name)
-        .unwrap_or_else(|| panic!("no step {name} in {run}"))
 }
 
 /// Fires the cron at `at_ms` and waits for it (ingestion and cycle).

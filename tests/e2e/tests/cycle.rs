@@ -12,7 +12,7 @@
 //!   1 − 0.55 = 0.45 for 5,281 contracts.
 //! - Polymarket `0x57372d9b…`: bestBid 0.54, bestAsk 0.55, so the model says YES at 0.545.
 
-use paul_p_e2e::{Stack, StackConfig, SIMULATED_SOURCES};
+use paul_p_e2e::{step, Stack, StackConfig, SIMULATED_SOURCES};
 use serde_json::{json, Value};
 
 const CRON: &str = "*/5 * * * *";
@@ -72,15 +72,6 @@ fn cycle(stack: &Stack, at_ms: i64) -> Value {
     let r = stack.get(&format!("/admin/runs/{id}"), Some(&stack.tokens.admin));
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()
-}
-
-fn step<'a>(run: &'a Value, name: &str) -> &'a Value {
-    run["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == name)
-        .unwrap_or_else(|| panic!("no step {name} in {run}"))
 }
 
 fn iso(ms: i64) -> String {

@@ -21,7 +21,7 @@ use paul_p::core::risk::{
 };
 use paul_p::core::run_audit::cron_run_id;
 use paul_p::core::time::{format_utc, from_millis};
-use paul_p_e2e::{next_boundary_ms, now_ms, start_live_trading, Stack, SMALL_UNIVERSE};
+use paul_p_e2e::{find_step, next_boundary_ms, now_ms, start_live_trading, Stack, SMALL_UNIVERSE};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -68,14 +68,6 @@ fn run(stack: &Stack, job: &str, at_ms: i64) -> Option<Value> {
     }
 }
 
-fn step<'a>(run: &'a Value, name: &str) -> Option<&'a Value> {
-    run["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == name)
-}
-
 /// One delivery as the test saw it.
 struct Delivery {
     at_ms: i64,
@@ -91,7 +83,7 @@ struct Delivery {
 /// paper reconciliation (unless it was clean: the stack trades live), the live reconciliation.
 fn reported_events(ingest: Option<&Value>, cycle: Option<&Value>) -> Vec<Event> {
     let mut events = Vec::new();
-    if let Some(report) = ingest.and_then(|r| step(r, "breaker_report")) {
+    if let Some(report) = ingest.and_then(|r| find_step(r, "breaker_report")) {
         for detail in report["counts"]["reports"].as_array().into_iter().flatten() {
             let detail = detail.as_str().unwrap();
             let source = FailureSource::VenueApi;
@@ -109,7 +101,7 @@ fn reported_events(ingest: Option<&Value>, cycle: Option<&Value>) -> Vec<Event> 
     let Some(cycle) = cycle else {
         return events;
     };
-    if let Some(signals) = step(cycle, "signals") {
+    if let Some(signals) = find_step(cycle, "signals") {
         let c = &signals["counts"];
         let n = |k: &str| c[k].as_u64().unwrap_or(0);
         assert!(
@@ -129,7 +121,9 @@ fn reported_events(ingest: Option<&Value>, cycle: Option<&Value>) -> Vec<Event> 
         }
     }
     for name in ["reconcile", "reconcile_live"] {
-        let Some(s) = step(cycle, name) else { continue };
+        let Some(s) = find_step(cycle, name) else {
+            continue;
+        };
         let c = &s["counts"];
         // A clean paper reconciliation while trading live is recorded but not reported (the
         // live one speaks for the breaker); the Worker says so in the summary.
@@ -205,11 +199,11 @@ fn a_seeded_fault_day_ends_in_the_predicted_breaker_state_with_no_order_sent_in_
     assert_eq!(faults["faults"][0]["applied"], 1, "{faults}");
     let cycle = run(&stack, "cycle", t_pre).unwrap();
     assert_eq!(
-        step(&cycle, "signals").unwrap()["counts"]["live_placed"],
+        find_step(&cycle, "signals").unwrap()["counts"]["live_placed"],
         1,
         "{cycle}"
     );
-    let rec = step(&cycle, "reconcile_live").unwrap();
+    let rec = find_step(&cycle, "reconcile_live").unwrap();
     assert_eq!(rec["counts"]["outcome"], "clean", "{cycle}");
     assert_eq!(rec["counts"]["unknown_orders_resolved"], 1, "{cycle}");
     let portfolio = stack.sim("GET", "/__sim/kalshi/portfolio", None).json();
@@ -352,7 +346,7 @@ fn a_seeded_fault_day_ends_in_the_predicted_breaker_state_with_no_order_sent_in_
                 arrived >= d.from_ms && arrived <= d.to_ms
             })
             .collect();
-        if let Some(report) = ingest.as_ref().and_then(|r| step(r, "breaker_report")) {
+        if let Some(report) = ingest.as_ref().and_then(|r| find_step(r, "breaker_report")) {
             for detail in report["counts"]["reports"].as_array().into_iter().flatten() {
                 let detail = detail.as_str().unwrap();
                 let source = if detail.contains("source=kalshi") {
@@ -445,10 +439,10 @@ fn a_seeded_fault_day_ends_in_the_predicted_breaker_state_with_no_order_sent_in_
 
     // --- Reconciliation ends clean: our orders and fills are the venue's ---
     let end = run(&stack, "cycle", last).expect("the last cycle ran");
-    let rec = step(&end, "reconcile_live").expect("live reconciliation ran");
+    let rec = find_step(&end, "reconcile_live").expect("live reconciliation ran");
     assert_eq!(rec["counts"]["outcome"], "clean", "{end}");
     assert_eq!(
-        step(&end, "reconcile").unwrap()["counts"]["outcome"],
+        find_step(&end, "reconcile").unwrap()["counts"]["outcome"],
         "clean"
     );
     let open = stack.d1_retry(

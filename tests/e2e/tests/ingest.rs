@@ -5,7 +5,7 @@
 //! leak between tests sharing one. D1 is read with `wrangler d1 execute`, not through the
 //! Worker, so the checks do not trust the code they check.
 
-use paul_p_e2e::{utc_day, Stack, StackConfig, SIMULATED_SOURCES};
+use paul_p_e2e::{step, utc_day, Stack, StackConfig, SIMULATED_SOURCES};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 
@@ -32,13 +32,6 @@ fn run_now(stack: &Stack, body: &Value) -> Value {
     let r = stack.json("POST", "/admin/ingest/run", &stack.tokens.alice, body);
     assert_eq!(r.status, 200, "ingest run: {}", r.text());
     r.json()
-}
-
-fn step<'a>(run: &'a Value, name: &str) -> &'a Value {
-    run["steps"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["step"] == name))
-        .unwrap_or_else(|| panic!("no step {name} in {run}"))
 }
 
 fn runs(stack: &Stack) -> Vec<Value> {

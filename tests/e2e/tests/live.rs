@@ -3,7 +3,7 @@
 //! `openssl` (never committed), and the simulator verifies each signature with the public key
 //! registered through `PUT /__sim/kalshi/key`, answering its recorded 401 bodies otherwise.
 
-use paul_p_e2e::{Stack, StackConfig};
+use paul_p_e2e::{step, Stack, StackConfig};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -320,15 +320,6 @@ fn cycle(stack: &Stack, at_ms: i64) -> Value {
     let r = stack.get(&format!("/admin/runs/{id}"), Some(&stack.tokens.admin));
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()
-}
-
-fn step<'a>(run: &'a Value, name: &str) -> &'a Value {
-    run["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == name)
-        .unwrap_or_else(|| panic!("no step {name} in {run}"))
 }
 
 fn breaker(stack: &Stack) -> String {
