@@ -735,6 +735,12 @@ pub const SMALL_UNIVERSE: &[&str] = &["--kalshi-markets", "450", "--poly-markets
 
 /// A fresh RSA key pair from `openssl` (never committed): (PKCS#8 private PEM, SPKI public PEM).
 pub fn kalshi_key_pair() -> (String, String) {
+    rsa_key_pair("pkcs8")
+}
+
+/// A fresh 2048-bit RSA key pair from `openssl` (never committed): (private PEM in `form` —
+/// "pkcs1", the form Kalshi's dashboard downloads, or "pkcs8" —, public SPKI PEM).
+pub fn rsa_key_pair(form: &str) -> (String, String) {
     let dir = std::env::temp_dir().join(format!(
         "paulp-e2e-kalshi-{}-{}",
         std::process::id(),
@@ -749,15 +755,18 @@ pub fn kalshi_key_pair() -> (String, String) {
             .expect("openssl");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
-    run(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-out",
-        "key.pem",
-    ]);
+    match form {
+        "pkcs1" => run(&["genrsa", "-traditional", "-out", "key.pem", "2048"]),
+        _ => run(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "key.pem",
+        ]),
+    }
     run(&["pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem"]);
     let private = fs::read_to_string(dir.join("key.pem")).unwrap();
     let public = fs::read_to_string(dir.join("pub.pem")).unwrap();

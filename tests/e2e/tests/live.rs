@@ -5,45 +5,9 @@
 
 use paul_p_e2e::{step, Stack, StackConfig};
 use serde_json::{json, Value};
-use std::process::Command;
 use std::sync::OnceLock;
 
-/// A fresh RSA key pair: (private PEM in `form` — "pkcs1" or "pkcs8" —, public SPKI PEM).
-fn key_pair(form: &str) -> (String, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "paulp-e2e-kalshi-{}-{}",
-        std::process::id(),
-        paul_p_e2e::random_token()[..8].to_ascii_lowercase()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let run = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .expect("openssl");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    match form {
-        "pkcs1" => run(&["genrsa", "-traditional", "-out", "key.pem", "2048"]),
-        _ => run(&[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "key.pem",
-        ]),
-    }
-    run(&["pkey", "-in", "key.pem", "-pubout", "-out", "pub.pem"]);
-    let private = std::fs::read_to_string(dir.join("key.pem")).unwrap();
-    let public = std::fs::read_to_string(dir.join("pub.pem")).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    (private, public)
-}
-
-const KEY_ID: &str = "e2e-kalshi-key-0001";
+const KEY_ID: &str = paul_p_e2e::KALSHI_KEY_ID;
 
 struct Live {
     stack: Stack,
@@ -56,7 +20,7 @@ struct Live {
 fn live() -> &'static Live {
     static LIVE: OnceLock<Live> = OnceLock::new();
     LIVE.get_or_init(|| {
-        let (private_pem, public_pem) = key_pair("pkcs1");
+        let (private_pem, public_pem) = paul_p_e2e::rsa_key_pair("pkcs1");
         let stack = Stack::start(StackConfig {
             vars: vec![
                 ("KALSHI_API_KEY_ID".into(), KEY_ID.into()),
@@ -157,7 +121,7 @@ fn a_key_the_venue_does_not_know_is_refused_with_its_recorded_401_and_nothing_le
     let live = live();
     let stack = &live.stack;
     // The venue holds another public key: our signatures no longer verify.
-    let (_, other_public) = key_pair("pkcs8");
+    let (_, other_public) = paul_p_e2e::rsa_key_pair("pkcs8");
     register(live, &other_public, Some(KEY_ID));
     let r = account(stack);
     assert_eq!(r.status, 502, "{}", r.text());
@@ -231,7 +195,7 @@ const CONDITION: &str = "0x57372d9b27dfcc4c92a24c0b7eebfdfde3da9355718fdd045e800
 /// the seeded strategy in mode `live`. Going live is issue 7's two-person path; this test sets
 /// the mode with a direct D1 update in its set-up instead.
 fn live_trading_stack() -> Stack {
-    let (private_pem, public_pem) = key_pair("pkcs8");
+    let (private_pem, public_pem) = paul_p_e2e::rsa_key_pair("pkcs8");
     let stack = Stack::start(StackConfig {
         vars: vec![
             ("KALSHI_API_KEY_ID".into(), KEY_ID.into()),
